@@ -1,0 +1,108 @@
+// ops/matmul-inl.h — MatMul: out[T,N] = x[T,K] · w[N,K]ᵀ, weights read in their stored dtype.
+//
+// HF nn.Linear (bias=False). Scalar twin: ops/matmul_scalar.h.
+//
+// Every output element out[t,n] has its own f32 vector accumulator, fed Lanes(df) products at a time in
+// increasing k; the lanes are summed, then the k tail (K % Lanes) is added in scalar order. Tiles only
+// decide how many accumulators run side by side (up to 4 rows of x × 4 rows of w, so a converted weight
+// vector is reused for 4 tokens), never the order of the sum. So the result for a token does not depend
+// on how many other tokens share the call: prefill, decode and chunked prefill agree bit for bit.
+// Threads split the weight rows; each element is still computed by one thread.
+
+// Include guard for non-SIMD code.
+#ifndef GEMMA4_OPS_MATMUL_INL_H_
+#define GEMMA4_OPS_MATMUL_INL_H_
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "ops/threads.h"
+#endif  // GEMMA4_OPS_MATMUL_INL_H_
+
+// Include guard for (potentially) SIMD code: compiled once per target.
+#if defined(GEMMA4_OPS_MATMUL_TOGGLE) == defined(HWY_TARGET_TOGGLE)
+#ifdef GEMMA4_OPS_MATMUL_TOGGLE
+#undef GEMMA4_OPS_MATMUL_TOGGLE
+#else
+#define GEMMA4_OPS_MATMUL_TOGGLE
+#endif
+
+#include "hwy/highway.h"
+#include "ops/convert-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace gemma4::ops {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// out[t,n] for kRowsX consecutive tokens × kRowsW consecutive weight rows.
+template <size_t kRowsX, size_t kRowsW, class DF, typename WT>
+HWY_INLINE void MatMulTile(DF df, const float* HWY_RESTRICT x, size_t K, const WT* HWY_RESTRICT w,
+                           float* HWY_RESTRICT out, size_t N) {
+  const size_t L = hn::Lanes(df);
+  const size_t k_vec_end = K - K % L;
+  hn::Vec<DF> acc[kRowsX][kRowsW];
+  for (size_t i = 0; i < kRowsX; ++i)
+    for (size_t j = 0; j < kRowsW; ++j) acc[i][j] = hn::Zero(df);
+  for (size_t k = 0; k < k_vec_end; k += L) {
+    hn::Vec<DF> wv[kRowsW];
+    for (size_t j = 0; j < kRowsW; ++j) wv[j] = LoadAsF32(df, w + j * K + k);
+    for (size_t i = 0; i < kRowsX; ++i) {
+      const auto xv = hn::LoadU(df, x + i * K + k);
+      for (size_t j = 0; j < kRowsW; ++j) acc[i][j] = hn::MulAdd(xv, wv[j], acc[i][j]);
+    }
+  }
+  for (size_t i = 0; i < kRowsX; ++i)
+    for (size_t j = 0; j < kRowsW; ++j) {
+      float sum = hn::GetLane(hn::SumOfLanes(df, acc[i][j]));
+      for (size_t k = k_vec_end; k < K; ++k) sum += x[i * K + k] * ElementAsF32(w + j * K, k);
+      out[i * N + j] = sum;
+    }
+}
+
+template <size_t kRowsX, class DF, typename WT>
+HWY_INLINE void MatMulRowsOfX(DF df, const float* x, size_t K, const WT* w, size_t n_begin, size_t n_end,
+                              float* out, size_t N) {
+  size_t n = n_begin;
+  for (; n + 4 <= n_end; n += 4) MatMulTile<kRowsX, 4>(df, x, K, w + n * K, out + n, N);
+  for (; n < n_end; ++n) MatMulTile<kRowsX, 1>(df, x, K, w + n * K, out + n, N);
+}
+
+template <typename WT>
+HWY_INLINE void MatMulT(const float* HWY_RESTRICT x, size_t T, size_t K, const WT* HWY_RESTRICT w, size_t N,
+                        float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> df;
+  // At least ~64k multiply-adds per task, so tiny matrices are not worth waking threads for.
+  const size_t grain = std::max<size_t>(4, (size_t{1} << 16) / std::max<size_t>(1, K * T));
+  ParallelRanges(N, grain, 4, [&](size_t n_begin, size_t n_end) {
+    for (size_t t = 0; t < T; t += 4) {
+      const float* xt = x + t * K;
+      float* ot = out + t * N;
+      switch (std::min<size_t>(4, T - t)) {
+        case 4: MatMulRowsOfX<4>(df, xt, K, w, n_begin, n_end, ot, N); break;
+        case 3: MatMulRowsOfX<3>(df, xt, K, w, n_begin, n_end, ot, N); break;
+        case 2: MatMulRowsOfX<2>(df, xt, K, w, n_begin, n_end, ot, N); break;
+        default: MatMulRowsOfX<1>(df, xt, K, w, n_begin, n_end, ot, N); break;
+      }
+    }
+  });
+}
+
+static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulF32(const float* x, size_t T, size_t K, const float* w, size_t N,
+                                                    float* out) {
+  MatMulT(x, T, K, w, N, out);
+}
+static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulBF16(const float* x, size_t T, size_t K, const uint16_t* w,
+                                                     size_t N, float* out) {
+  MatMulT(x, T, K, reinterpret_cast<const hwy::bfloat16_t*>(w), N, out);
+}
+static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulF16(const float* x, size_t T, size_t K, const uint16_t* w,
+                                                    size_t N, float* out) {
+  MatMulT(x, T, K, reinterpret_cast<const hwy::float16_t*>(w), N, out);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace gemma4::ops
+HWY_AFTER_NAMESPACE();
+
+#endif  // GEMMA4_OPS_MATMUL_TOGGLE
