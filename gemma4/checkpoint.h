@@ -1,0 +1,110 @@
+// gemma4/checkpoint.h — the one loader interface: a checkpoint is a config (HF config.json form) plus a
+// name → Tensor map of memory-mapped weights. Hugging Face directories (single or sharded safetensors)
+// load here; any other format must produce the same structure, with HF tensor names, so every block
+// binds its weights the same way whatever the file.
+#ifndef GEMMA4_CHECKPOINT_H_
+#define GEMMA4_CHECKPOINT_H_
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gemma4/error.h"
+#include "gemma4/mapped_file.h"
+#include "gemma4/safetensors.h"
+#include "gemma4/tensor.h"
+
+namespace gemma4 {
+
+struct Checkpoint {
+  std::string path;                                  // what the user named: a directory or a file
+  nlohmann::json config;                             // config.json (HF form)
+  std::map<std::string, Tensor> tensors;             // by HF name
+  std::vector<std::shared_ptr<const void>> owners;   // keep the mapped files (and any decoded data) alive
+
+  const Tensor* find(const std::string& name) const {
+    const auto it = tensors.find(name);
+    return it == tensors.end() ? nullptr : &it->second;
+  }
+};
+
+inline bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+inline bool IsFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+inline nlohmann::json ReadJsonFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(Str(path, ": cannot open"));
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Str(path, ": malformed JSON (", e.what(), ")"));
+  }
+}
+
+// Adds every tensor of one safetensors file; a name already present (from another shard) is an error.
+inline void AddSafetensors(Checkpoint& ckpt, const std::string& file) {
+  SafetensorsFile st = ReadSafetensors(file);
+  for (auto& [name, t] : st.tensors) {
+    const Tensor* prev = ckpt.find(name);
+    if (prev) throw Error(Str(file, ": tensor ", name, " is also in ", prev->file));
+    ckpt.tensors.emplace(name, t);
+  }
+  ckpt.owners.push_back(st.file);
+}
+
+// A Hugging Face checkpoint directory: config.json plus model.safetensors, or the shards listed by
+// model.safetensors.index.json ("weight_map": {tensor: file}).
+inline Checkpoint LoadSafetensorsDirectory(const std::string& dir) {
+  Checkpoint ckpt;
+  ckpt.path = dir;
+  ckpt.config = ReadJsonFile(dir + "/config.json");
+  const std::string index_path = dir + "/model.safetensors.index.json";
+  if (IsFile(index_path)) {
+    const nlohmann::json index = ReadJsonFile(index_path);
+    if (!index.contains("weight_map") || !index["weight_map"].is_object())
+      throw Error(Str(index_path, ": no \"weight_map\" object"));
+    std::set<std::string> shards;
+    for (const auto& [name, file] : index["weight_map"].items()) {
+      if (!file.is_string()) throw Error(Str(index_path, ": weight_map[\"", name, "\"] is not a file name"));
+      const std::string f = file.get<std::string>();
+      if (f.find('/') != std::string::npos) throw Error(Str(index_path, ": shard name ", f, " is not a plain file name"));
+      shards.insert(f);
+    }
+    for (const std::string& shard : shards) AddSafetensors(ckpt, dir + "/" + shard);
+    for (const auto& [name, file] : index["weight_map"].items()) {
+      const Tensor* t = ckpt.find(name);
+      if (!t) throw Error(Str(index_path, ": lists tensor ", name, " in ", file.get<std::string>(), ", which lacks it"));
+      if (t->file != dir + "/" + file.get<std::string>())
+        throw Error(Str(index_path, ": lists tensor ", name, " in ", file.get<std::string>(), " but it is in ", t->file));
+    }
+  } else if (IsFile(dir + "/model.safetensors")) {
+    AddSafetensors(ckpt, dir + "/model.safetensors");
+  } else {
+    throw Error(Str(dir, ": no model.safetensors or model.safetensors.index.json"));
+  }
+  return ckpt;
+}
+
+// Opens a checkpoint: a Hugging Face directory.
+inline Checkpoint LoadCheckpoint(const std::string& path) {
+  if (IsDirectory(path)) return LoadSafetensorsDirectory(path);
+  if (!IsFile(path)) throw Error(Str(path, ": no such file or directory"));
+  throw Error(Str(path, ": not a checkpoint (expected a Hugging Face directory with config.json and *.safetensors)"));
+}
+
+}  // namespace gemma4
+
+#endif  // GEMMA4_CHECKPOINT_H_

@@ -1,0 +1,27 @@
+// gemma4/error.h — the one error type. Every message names what was wrong and where: the file, the
+// tensor or the config field, so a user can act on it without reading the code.
+#ifndef GEMMA4_ERROR_H_
+#define GEMMA4_ERROR_H_
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace gemma4 {
+
+struct Error : std::runtime_error {
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Error(Str("tensor ", name, " has shape ", shape)) — stream-formats its arguments into one string.
+template <class... Args>
+std::string Str(Args&&... args) {
+  std::ostringstream out;
+  (out << ... << std::forward<Args>(args));
+  return out.str();
+}
+
+}  // namespace gemma4
+
+#endif  // GEMMA4_ERROR_H_

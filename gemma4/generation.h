@@ -1,0 +1,82 @@
+// gemma4/generation.h — running a model over a prompt and decoding: the state one conversation needs.
+//
+// A Session owns the KV cache, the activations and the logits of one sequence. prefill() feeds a prompt in
+// chunks of at most max_tokens (any chunk size gives the same logits); decode() feeds one token.
+// Both return the logits of the last token fed. HF: GenerationMixin.generate's loop, without sampling
+// (gemma4/sampler.h picks the next token).
+#ifndef GEMMA4_GENERATION_H_
+#define GEMMA4_GENERATION_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "gemma4/cache.h"
+#include "gemma4/capture.h"
+#include "gemma4/causal_lm.h"
+#include "gemma4/error.h"
+#include "gemma4/state.h"
+#include "ops/ops.h"
+
+namespace gemma4 {
+
+struct Session {
+  const Gemma4ForCausalLM& lm;
+  size_t max_context;          // positions this session may hold (prompt + generated)
+  Gemma4Cache cache;
+  ForwardState state;
+  std::vector<float> logits;   // [max_tokens, V] (all rows of the last step when asked for)
+
+  // max_tokens: the longest step (prefill chunk); max_context 0 = the model's max_position_embeddings.
+  explicit Session(const Gemma4ForCausalLM& model, size_t max_tokens = 256, size_t max_context_ = 0)
+      : lm(model),
+        max_context(max_context_ ? max_context_ : size_t(model.config.max_position_embeddings)),
+        cache(model.config, max_tokens),
+        state(model.config, max_tokens),
+        logits(max_tokens * size_t(model.config.vocab_size)) {}
+
+  size_t vocab_size() const { return size_t(lm.config.vocab_size); }
+  size_t position() const { return cache.seq_length; }
+
+  void check_room(size_t n) const {
+    if (cache.seq_length + n > max_context)
+      throw Error(Str(cache.seq_length + n, " tokens do not fit the context of ", max_context, " (",
+                      cache.seq_length, " already held, ", n, " more)"));
+  }
+
+  // Feeds ids in chunks; returns the logits of the last one ([V]). With all_rows, a single chunk's logits
+  // for every token are in `logits` ([n, V]); n must then be at most max_tokens.
+  const float* prefill(const int32_t* ids, size_t n, Capture* capture = nullptr, bool all_rows = false) {
+    if (n == 0) throw Error("prefill: empty prompt");
+    check_room(n);
+    if (all_rows && n > state.max_tokens)
+      throw Error(Str("prefill: all logits of ", n, " tokens need a session with max_tokens >= ", n));
+    lm.model.check_ids(ids, n);
+    for (size_t done = 0; done < n;) {
+      const size_t T = std::min(state.max_tokens, n - done);
+      lm.forward(ids + done, T, cache, state, logits.data(), all_rows, capture);
+      done += T;
+    }
+    return all_rows ? logits.data() + (n - 1) * vocab_size() : logits.data();
+  }
+
+  const float* decode(int32_t id, Capture* capture = nullptr) { return prefill(&id, 1, capture); }
+
+  void reset() { cache.clear(); }
+};
+
+// Greedy continuation: n_new tokens, each the argmax of the previous logits (first index on ties).
+inline std::vector<int32_t> GreedyGenerate(Session& session, const std::vector<int32_t>& prompt, size_t n_new) {
+  std::vector<int32_t> out;
+  const float* logits = session.prefill(prompt.data(), prompt.size());
+  while (out.size() < n_new) {
+    out.push_back(int32_t(ops::Argmax(logits, session.vocab_size())));
+    if (out.size() < n_new) logits = session.decode(out.back());
+  }
+  return out;
+}
+
+}  // namespace gemma4
+
+#endif  // GEMMA4_GENERATION_H_

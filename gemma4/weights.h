@@ -1,0 +1,71 @@
+// gemma4/weights.h — binding a model's parameters to a checkpoint's tensors, by HF name.
+//
+// Every block lists its parameters once, in visit(v), with the attribute names HF uses; nesting those names
+// gives the checkpoint's tensor path ("layers.3" + "self_attn" + "q_proj" + "weight"). WeightBinder walks
+// that tree and checks each tensor's presence, dtype and shape against what the config implies, naming
+// the file and tensor in any error. Tensors the model does not ask for (vision/audio towers, the unused
+// k/v projections Google ships for KV-shared layers) are ignored.
+#ifndef GEMMA4_WEIGHTS_H_
+#define GEMMA4_WEIGHTS_H_
+
+#include <string>
+#include <vector>
+
+#include "gemma4/checkpoint.h"
+#include "gemma4/error.h"
+#include "gemma4/tensor.h"
+#include "ops/ops.h"
+
+namespace gemma4 {
+
+struct WeightBinder {
+  const Checkpoint& checkpoint;
+  std::string prefix;  // e.g. "model.language_model."
+
+  const Tensor& require(const std::string& name, const std::vector<int64_t>& shape) const {
+    const std::string full = prefix + name;
+    const Tensor* t = checkpoint.find(full);
+    if (!t) throw Error(Str(checkpoint.path, ": missing tensor ", full));
+    if (t->shape != shape)
+      throw Error(Str(t->file, ": tensor ", full, " has shape ", ShapeString(t->shape), ", expected ",
+                      ShapeString(shape)));
+    return *t;
+  }
+
+  // A matrix or table, read in place.
+  void operator()(const std::string& name, Weight& w) const {
+    const Tensor& t = require(name, w.shape);
+    if (!ops::IsWeightDType(t.dtype))
+      throw Error(Str(t.file, ": tensor ", t.name, " has dtype ", DTypeName(t.dtype), "; weights must be F32, BF16 or F16"));
+    w.tensor = t;
+  }
+
+  // A small parameter, widened to f32.
+  void operator()(const std::string& name, ParamF32& p) const {
+    const Tensor& t = require(name, p.shape);
+    if (!ops::IsWeightDType(t.dtype) && t.dtype != DType::F64)
+      throw Error(Str(t.file, ": tensor ", t.name, " has dtype ", DTypeName(t.dtype), "; expected a floating-point type"));
+    p.data.resize(size_t(t.numel()));
+    ops::ToF32(t.data, t.dtype, p.data.size(), 1.0f, p.data.data());
+  }
+
+  // A sub-module: its parameters live under "<prefix><name>.".
+  template <class Module>
+  void operator()(const std::string& name, Module& module) const {
+    WeightBinder child{checkpoint, prefix + name + "."};
+    module.visit(child);
+  }
+};
+
+// Where the text model's tensors live: "model.language_model." in multimodal checkpoints (as Google
+// publishes them), "model." in text-only ones (Gemma4ForCausalLM, drafters).
+inline std::string TextModelPrefix(const Checkpoint& checkpoint) {
+  const std::string multimodal = "model.language_model.";
+  for (const auto& [name, t] : checkpoint.tensors)
+    if (name.compare(0, multimodal.size(), multimodal) == 0) return multimodal;
+  return "model.";
+}
+
+}  // namespace gemma4
+
+#endif  // GEMMA4_WEIGHTS_H_

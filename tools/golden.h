@@ -1,0 +1,290 @@
+// tools/golden.h — holding our engine against a golden file (golden/README.md): every prompt, every capture
+// point present, the tolerances from the file's own metadata. Used by `gemma4-eval golden` and the tests.
+#ifndef GEMMA4_TOOLS_GOLDEN_H_
+#define GEMMA4_TOOLS_GOLDEN_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gemma4/gemma4.h"
+
+namespace gemma4::golden {
+
+struct GoldenFile {
+  std::string path;
+  SafetensorsFile st;
+  nlohmann::json meta;               // __metadata__["golden"]
+  std::vector<std::string> prompts;  // in the order the metadata lists them
+
+  explicit GoldenFile(const std::string& p) : path(p), st(ReadSafetensors(p)) {
+    const auto it = st.metadata.find("golden");
+    if (it == st.metadata.end()) throw Error(Str(path, ": no __metadata__[\"golden\"] (not a golden file)"));
+    try {
+      meta = nlohmann::json::parse(it->second);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(Str(path, ": __metadata__[\"golden\"] is not JSON (", e.what(), ")"));
+    }
+    if (!meta.contains("prompts") || !meta["prompts"].is_object()) throw Error(Str(path, ": metadata lists no prompts"));
+    for (const auto& [name, _] : meta["prompts"].items()) prompts.push_back(name);
+  }
+
+  const Tensor* find(const std::string& prompt, const std::string& name) const {
+    const auto it = st.tensors.find(prompt + "." + name);
+    return it == st.tensors.end() ? nullptr : &it->second;
+  }
+  const Tensor& get(const std::string& prompt, const std::string& name) const {
+    const Tensor* t = find(prompt, name);
+    if (!t) throw Error(Str(path, ": no tensor ", prompt, ".", name));
+    return *t;
+  }
+  std::vector<float> floats(const std::string& prompt, const std::string& name) const {
+    const Tensor& t = get(prompt, name);
+    if (t.dtype != DType::F32) throw Error(Str(path, ": ", t.name, " is ", DTypeName(t.dtype), ", expected F32"));
+    std::vector<float> v(size_t(t.numel()));
+    std::memcpy(v.data(), t.data, t.nbytes);
+    return v;
+  }
+  std::vector<int32_t> ints(const std::string& prompt, const std::string& name) const {
+    const Tensor& t = get(prompt, name);
+    if (t.dtype != DType::I32) throw Error(Str(path, ": ", t.name, " is ", DTypeName(t.dtype), ", expected I32"));
+    std::vector<int32_t> v(size_t(t.numel()));
+    std::memcpy(v.data(), t.data, t.nbytes);
+    return v;
+  }
+  double tolerance(const std::string& key) const {
+    if (!meta.contains("tolerance") || !meta["tolerance"].contains(key) || !meta["tolerance"][key].is_number())
+      throw Error(Str(path, ": metadata has no tolerance.", key));
+    return meta["tolerance"][key].get<double>();
+  }
+};
+
+// One row of the report: how one capture point of one prompt compares.
+struct Comparison {
+  std::string name;         // "<prompt>.<capture point>"
+  size_t count = 0;         // elements compared
+  double max_abs = 0;       // max |ours − ref|
+  double nmse = 0;          // Σ(ours − ref)² / Σ(ref − mean ref)²
+  double cosine = 1;
+  double top1 = -1;         // fraction of rows with the same argmax (logits only; −1: not applicable)
+  double tol_abs = 0;       // the bound max_abs must meet
+  double tol_nmse = -1;     // the bound nmse must meet (−1: none)
+  bool exact = false;       // ids: must be identical
+  bool pass = true;
+  std::string first_bad;    // where the tolerance first breaks ("row 3, element 17")
+};
+
+inline Comparison CompareFloats(const std::string& name, const float* ours, const float* ref, size_t n, size_t row,
+                                double tol_abs, double tol_nmse, bool want_top1) {
+  Comparison c;
+  c.name = name;
+  c.count = n;
+  c.tol_abs = tol_abs;
+  c.tol_nmse = tol_nmse;
+  double mean = 0;
+  for (size_t i = 0; i < n; ++i) mean += ref[i];
+  mean /= double(std::max<size_t>(n, 1));
+  double se = 0, var = 0, dot = 0, n_ours = 0, n_ref = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double d = double(ours[i]) - double(ref[i]);
+    if (!(std::fabs(d) <= c.max_abs)) {  // NaN counts as the worst error
+      c.max_abs = std::isnan(d) ? INFINITY : std::fabs(d);
+    }
+    if (!(std::fabs(d) <= tol_abs) && c.first_bad.empty()) c.first_bad = Str("row ", i / row, ", element ", i % row);
+    se += d * d;
+    var += (double(ref[i]) - mean) * (double(ref[i]) - mean);
+    dot += double(ours[i]) * double(ref[i]);
+    n_ours += double(ours[i]) * double(ours[i]);
+    n_ref += double(ref[i]) * double(ref[i]);
+  }
+  c.nmse = var > 0 ? se / var : (se > 0 ? INFINITY : 0);
+  c.cosine = (n_ours > 0 && n_ref > 0) ? dot / std::sqrt(n_ours * n_ref) : (n_ours == n_ref ? 1 : 0);
+  c.pass = c.max_abs <= tol_abs && (tol_nmse < 0 || c.nmse <= tol_nmse);
+  if (want_top1 && row > 0) {
+    size_t same = 0;
+    for (size_t r = 0; r < n / row; ++r) {
+      const bool ok = ops::scalar::Argmax(ours + r * row, row) == ops::scalar::Argmax(ref + r * row, row);
+      same += ok;
+      if (!ok && c.pass) c.first_bad = Str("row ", r, " (top-1 differs)");
+      c.pass = c.pass && ok;
+    }
+    c.top1 = double(same) / double(n / row);
+  }
+  return c;
+}
+
+inline Comparison CompareIds(const std::string& name, const std::vector<int32_t>& ours,
+                             const std::vector<int32_t>& ref) {
+  Comparison c;
+  c.name = name;
+  c.exact = true;
+  c.count = ref.size();
+  size_t same = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const bool ok = i < ours.size() && ours[i] == ref[i];
+    same += ok;
+    if (!ok && c.first_bad.empty()) c.first_bad = Str("index ", i, ": ", i < ours.size() ? ours[i] : -1, " vs ", ref[i]);
+  }
+  c.pass = same == ref.size() && ours.size() == ref.size();
+  c.top1 = ref.empty() ? 1.0 : double(same) / double(ref.size());
+  return c;
+}
+
+// Router choices: each token's set of k experts must match (the order within a set is not compared).
+inline Comparison CompareExpertSets(const std::string& name, const int32_t* ours, const int32_t* ref, size_t tokens,
+                                    size_t k) {
+  Comparison c;
+  c.name = name;
+  c.exact = true;
+  c.count = tokens;
+  size_t same = 0;
+  for (size_t t = 0; t < tokens; ++t) {
+    const std::set<int32_t> a(ours + t * k, ours + (t + 1) * k), b(ref + t * k, ref + (t + 1) * k);
+    same += a == b;
+    if (a != b && c.first_bad.empty()) c.first_bad = Str("token ", t);
+  }
+  c.pass = same == tokens;
+  c.top1 = tokens ? double(same) / double(tokens) : 1.0;
+  return c;
+}
+
+struct Report {
+  std::vector<Comparison> rows;
+  bool pass() const {
+    return !rows.empty() && std::all_of(rows.begin(), rows.end(), [](const Comparison& c) { return c.pass; });
+  }
+};
+
+// Runs every prompt of a target golden file through `lm` and compares every capture point it holds.
+inline Report CheckTarget(const Gemma4ForCausalLM& lm, const GoldenFile& g) {
+  Report report;
+  const double tol_logits = g.tolerance("logits_max_abs"), tol_hidden = g.tolerance("hidden_max_abs");
+  const double tol_nmse = g.tolerance("logits_nmse");
+  const Gemma4TextConfig& cfg = lm.config;
+  const size_t V = size_t(cfg.vocab_size), L = size_t(cfg.num_hidden_layers);
+  for (const std::string& prompt : g.prompts) {
+    const std::vector<int32_t> ids = g.ints(prompt, "input_ids");
+    const size_t T = ids.size();
+    Session session(lm, T);
+    Capture cap;
+    session.prefill(ids.data(), T, &cap, /*all_rows=*/true);
+    auto compare = [&](const std::string& capture, const std::vector<float>& ours, const std::string& golden_name,
+                       double tol, double nmse, bool top1, size_t row) {
+      if (!g.find(prompt, golden_name)) return;
+      const std::vector<float> ref = g.floats(prompt, golden_name);
+      if (ours.size() != ref.size())
+        throw Error(Str(g.path, ": ", prompt, ".", golden_name, " has ", ref.size(), " values, our ", capture, " has ",
+                        ours.size(), " (does the golden belong to this model?)"));
+      report.rows.push_back(CompareFloats(prompt + "." + golden_name, ours.data(), ref.data(), ref.size(), row, tol,
+                                          nmse, top1));
+    };
+    auto captured = [&](const std::string& name) -> const std::vector<float>& {
+      const Capture::Entry* e = cap.find(name);
+      if (!e) throw Error(Str("capture point ", name, " was not recorded"));
+      return e->f32;
+    };
+    compare("embeddings", captured("embeddings"), "embeddings", tol_hidden, -1, false, size_t(cfg.hidden_size));
+    if (cfg.has_per_layer_inputs())
+      compare("ple_inputs", captured("ple_inputs"), "ple_inputs", tol_hidden, -1, false,
+              size_t(cfg.hidden_size_per_layer_input));
+    // hidden_states [L,T,H]: one row per layer, so the report shows the first layer that drifts.
+    if (g.find(prompt, "hidden_states")) {
+      const std::vector<float> ref = g.floats(prompt, "hidden_states");
+      const size_t per_layer = ref.size() / L;
+      for (size_t i = 0; i < L; ++i) {
+        const std::vector<float>& ours = captured("hidden_states." + std::to_string(i));
+        if (ours.size() != per_layer) throw Error(Str(g.path, ": hidden_states does not match the model's shape"));
+        report.rows.push_back(CompareFloats(Str(prompt, ".hidden_states[", i, "]"), ours.data(), ref.data() + i * per_layer,
+                                            per_layer, size_t(cfg.hidden_size), tol_hidden, -1, false));
+      }
+    }
+    for (const char* type : {"sliding_attention", "full_attention"})
+      for (const char* kv : {"k", "v"}) {
+        const std::string name = Str("shared_kv.", type, ".", kv);
+        if (g.find(prompt, name)) compare(name, captured(name), name, tol_hidden, -1, false, 1);
+      }
+    if (cfg.enable_moe_block && g.find(prompt, "router_topk_idx")) {
+      const std::vector<int32_t> ref_idx = g.ints(prompt, "router_topk_idx");
+      const std::vector<float> ref_w = g.floats(prompt, "router_topk_w"), ref_p = g.floats(prompt, "router_probs");
+      const size_t k = size_t(*cfg.top_k_experts), E = size_t(*cfg.num_experts);
+      for (size_t i = 0; i < L; ++i) {
+        const std::string li = std::to_string(i);
+        const Capture::Entry* idx = cap.find("router_topk_idx." + li);
+        report.rows.push_back(CompareExpertSets(Str(prompt, ".router_topk_idx[", i, "]"), idx->i32.data(),
+                                                ref_idx.data() + i * T * k, T, k));
+        // weights compared per token in expert order, so the order inside a top-k set does not matter
+        std::vector<float> ours_w(T * E, 0.0f), golden_w(T * E, 0.0f);
+        for (size_t t = 0; t < T; ++t)
+          for (size_t j = 0; j < k; ++j) {
+            ours_w[t * E + size_t(idx->i32[t * k + j])] = captured("router_topk_w." + li)[t * k + j];
+            golden_w[t * E + size_t(ref_idx[i * T * k + t * k + j])] = ref_w[i * T * k + t * k + j];
+          }
+        report.rows.push_back(CompareFloats(Str(prompt, ".router_topk_w[", i, "]"), ours_w.data(), golden_w.data(),
+                                            T * E, E, tol_hidden, -1, false));
+        report.rows.push_back(CompareFloats(Str(prompt, ".router_probs[", i, "]"), captured("router_probs." + li).data(),
+                                            ref_p.data() + i * T * E, T * E, E, tol_hidden, -1, false));
+      }
+    }
+    compare("final_norm", captured("final_norm"), "final_norm", tol_hidden, -1, false, size_t(cfg.hidden_size));
+    compare("logits", captured("logits"), "logits", tol_logits, tol_nmse, true, V);
+
+    if (g.find(prompt, "greedy_tokens")) {
+      const std::vector<int32_t> ref_tokens = g.ints(prompt, "greedy_tokens");
+      std::vector<int32_t> tokens;
+      std::vector<float> greedy_logits;
+      Session gen(lm, std::max<size_t>(T, 1));
+      const float* logits = gen.prefill(ids.data(), T);
+      for (size_t j = 0; j < ref_tokens.size(); ++j) {
+        greedy_logits.insert(greedy_logits.end(), logits, logits + V);
+        tokens.push_back(int32_t(ops::Argmax(logits, V)));
+        if (j + 1 < ref_tokens.size()) logits = gen.decode(tokens.back());
+      }
+      report.rows.push_back(CompareIds(prompt + ".greedy_tokens", tokens, ref_tokens));
+      compare("greedy_logits", greedy_logits, "greedy_logits", tol_logits, tol_nmse, true, V);
+    }
+  }
+  return report;
+}
+
+// The table, then one last line that starts with PASS or FAIL and gives the worst figures.
+inline void PrintReport(const Report& report, std::FILE* out) {
+  std::fprintf(out, "%-38s %8s %12s %12s %10s %8s %12s  %s\n", "capture point", "count", "max_abs", "nmse", "cosine",
+               "top1", "tolerance", "result");
+  double worst_ratio = 0;
+  const Comparison* worst = nullptr;
+  size_t failed = 0;
+  for (const Comparison& c : report.rows) {
+    if (c.exact) {
+      std::fprintf(out, "%-38s %8zu %12s %12s %10s %8.4f %12s  %s%s%s\n", c.name.c_str(), c.count, "-", "-", "-", c.top1,
+                   "exact", c.pass ? "ok" : "FAIL", c.first_bad.empty() ? "" : " at ", c.first_bad.c_str());
+    } else {
+      char top1[16] = "-";
+      if (c.top1 >= 0) std::snprintf(top1, sizeof top1, "%.4f", c.top1);
+      std::fprintf(out, "%-38s %8zu %12.4e %12.4e %10.7f %8s %12.4e  %s%s%s\n", c.name.c_str(), c.count, c.max_abs,
+                   c.nmse, c.cosine, top1, c.tol_abs, c.pass ? "ok" : "FAIL", c.pass ? "" : " at ",
+                   c.pass ? "" : c.first_bad.c_str());
+      const double ratio = c.tol_abs > 0 ? c.max_abs / c.tol_abs : 0;
+      if (!worst || ratio > worst_ratio) worst_ratio = ratio, worst = &c;
+    }
+    failed += !c.pass;
+  }
+  if (report.pass())
+    std::fprintf(out, "PASS %zu/%zu capture points; worst max_abs %.3e (%s) = %.3f of its tolerance\n",
+                 report.rows.size(), report.rows.size(), worst ? worst->max_abs : 0.0, worst ? worst->name.c_str() : "-",
+                 worst_ratio);
+  else
+    std::fprintf(out, "FAIL %zu of %zu capture points; worst max_abs %.3e (%s) = %.3f of its tolerance\n", failed,
+                 report.rows.size(), worst ? worst->max_abs : 0.0, worst ? worst->name.c_str() : "-", worst_ratio);
+}
+
+}  // namespace gemma4::golden
+
+#endif  // GEMMA4_TOOLS_GOLDEN_H_
