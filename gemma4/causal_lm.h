@@ -37,7 +37,9 @@ struct Gemma4ForCausalLM {
 
   // Loads an HF checkpoint directory (or any format LoadCheckpoint knows).
   static std::unique_ptr<Gemma4ForCausalLM> from_pretrained(const std::string& path) {
-    Checkpoint ckpt = LoadCheckpoint(path);
+    return from_checkpoint(LoadCheckpoint(path));
+  }
+  static std::unique_ptr<Gemma4ForCausalLM> from_checkpoint(Checkpoint ckpt) {
     auto lm = std::make_unique<Gemma4ForCausalLM>(ParseGemma4TextConfig(ckpt.config, ckpt.path + "/config.json"));
     lm->bind(std::move(ckpt));
     return lm;

@@ -55,14 +55,13 @@ inline nlohmann::json ReadJsonFile(const std::string& path) {
 }
 
 // Adds every tensor of one safetensors file; a name already present (from another shard) is an error.
-inline void AddSafetensors(Checkpoint& ckpt, const std::string& file) {
-  SafetensorsFile st = ReadSafetensors(file);
+inline void AddSafetensors(Checkpoint& ckpt, const SafetensorsFile& st) {
   for (auto& [name, t] : st.tensors) {
     const Tensor* prev = ckpt.find(name);
-    if (prev) throw Error(Str(file, ": tensor ", name, " is also in ", prev->file));
+    if (prev) throw Error(Str(t.file, ": tensor ", name, " is also in ", prev->file));
     ckpt.tensors.emplace(name, t);
   }
-  ckpt.owners.push_back(st.file);
+  if (st.file) ckpt.owners.push_back(st.file);
 }
 
 // A Hugging Face checkpoint directory: config.json plus model.safetensors, or the shards listed by
@@ -83,7 +82,7 @@ inline Checkpoint LoadSafetensorsDirectory(const std::string& dir) {
       if (f.find('/') != std::string::npos) throw Error(Str(index_path, ": shard name ", f, " is not a plain file name"));
       shards.insert(f);
     }
-    for (const std::string& shard : shards) AddSafetensors(ckpt, dir + "/" + shard);
+    for (const std::string& shard : shards) AddSafetensors(ckpt, ReadSafetensors(dir + "/" + shard));
     for (const auto& [name, file] : index["weight_map"].items()) {
       const Tensor* t = ckpt.find(name);
       if (!t) throw Error(Str(index_path, ": lists tensor ", name, " in ", file.get<std::string>(), ", which lacks it"));
@@ -91,10 +90,25 @@ inline Checkpoint LoadSafetensorsDirectory(const std::string& dir) {
         throw Error(Str(index_path, ": lists tensor ", name, " in ", file.get<std::string>(), " but it is in ", t->file));
     }
   } else if (IsFile(dir + "/model.safetensors")) {
-    AddSafetensors(ckpt, dir + "/model.safetensors");
+    AddSafetensors(ckpt, ReadSafetensors(dir + "/model.safetensors"));
   } else {
     throw Error(Str(dir, ": no model.safetensors or model.safetensors.index.json"));
   }
+  return ckpt;
+}
+
+// A checkpoint whose config.json text and model.safetensors bytes are in memory (the tools' embedded
+// default model). The bytes must outlive the checkpoint.
+inline Checkpoint LoadCheckpointFromMemory(const std::string& name, const std::string& config_json,
+                                           const uint8_t* safetensors, size_t size) {
+  Checkpoint ckpt;
+  ckpt.path = name;
+  try {
+    ckpt.config = nlohmann::json::parse(config_json);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Str(name, "/config.json: malformed JSON (", e.what(), ")"));
+  }
+  AddSafetensors(ckpt, ParseSafetensors(safetensors, size, name + "/model.safetensors"));
   return ckpt;
 }
 

@@ -40,11 +40,9 @@ struct SafetensorsFile {
   std::map<std::string, std::string> metadata;
 };
 
-inline SafetensorsFile ReadSafetensors(const std::string& path) {
+// Parses safetensors bytes held in memory; `path` names them in errors. The tensors point into `base`.
+inline SafetensorsFile ParseSafetensors(const uint8_t* base, size_t size, const std::string& path) {
   SafetensorsFile st;
-  st.file = std::make_shared<MappedFile>(path);
-  const uint8_t* base = st.file->data();
-  const size_t size = st.file->size();
   if (size < 8) throw Error(Str(path, ": truncated safetensors file (", size, " bytes, no header length)"));
   uint64_t header_len;
   std::memcpy(&header_len, base, 8);  // little-endian on every platform we build for
@@ -108,6 +106,15 @@ inline SafetensorsFile ReadSafetensors(const std::string& path) {
   for (size_t i = 1; i < spans.size(); ++i)
     if (spans[i].begin < spans[i - 1].end && spans[i].begin != spans[i].end)
       throw Error(Str(path, ": tensors ", spans[i - 1].name, " and ", spans[i].name, " overlap"));
+  return st;
+}
+
+// Maps a file and parses it; the file stays mapped as long as the returned SafetensorsFile (or a copy of
+// its `file` pointer) lives.
+inline SafetensorsFile ReadSafetensors(const std::string& path) {
+  auto file = std::make_shared<MappedFile>(path);
+  SafetensorsFile st = ParseSafetensors(file->data(), file->size(), path);
+  st.file = file;
   return st;
 }
 

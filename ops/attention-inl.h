@@ -39,9 +39,10 @@ HWY_INLINE float Dot(DF df, const float* HWY_RESTRICT a, const float* HWY_RESTRI
   auto acc = hn::Zero(df);
   size_t i = 0;
   for (; i + L <= n; i += L) acc = hn::MulAdd(hn::LoadU(df, a + i), hn::LoadU(df, b + i), acc);
-  float sum = hn::GetLane(hn::SumOfLanes(df, acc));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
+  const hn::CappedTag<float, 1> d1;  // tail with an explicit FMA (see matmul-inl.h)
+  auto tail = hn::Zero(d1);
+  for (; i < n; ++i) tail = hn::MulAdd(hn::LoadU(d1, a + i), hn::LoadU(d1, b + i), tail);
+  return hn::GetLane(hn::SumOfLanes(df, acc)) + hn::GetLane(tail);
 }
 
 static HWY_NOINLINE HWY_MAYBE_UNUSED void AttentionF32(const float* q, size_t T, size_t num_heads,
@@ -77,7 +78,9 @@ static HWY_NOINLINE HWY_MAYBE_UNUSED void AttentionF32(const float* q, size_t T,
           const auto p = hn::Set(df, scores[j++]);
           size_t d = 0;
           for (; d + L <= head_dim; d += L) hn::StoreU(hn::MulAdd(p, hn::LoadU(df, vv + d), hn::LoadU(df, o + d)), df, o + d);
-          for (; d < head_dim; ++d) o[d] += hn::GetLane(p) * vv[d];
+          const hn::CappedTag<float, 1> d1;
+          for (; d < head_dim; ++d)
+            hn::StoreU(hn::MulAdd(hn::Set(d1, hn::GetLane(p)), hn::LoadU(d1, vv + d), hn::LoadU(d1, o + d)), d1, o + d);
         }
     }
   });

@@ -52,11 +52,15 @@ HWY_INLINE void MatMulTile(DF df, const float* HWY_RESTRICT x, size_t K, const W
       for (size_t j = 0; j < kRowsW; ++j) acc[i][j] = hn::MulAdd(xv, wv[j], acc[i][j]);
     }
   }
+  // The k tail goes through a one-lane vector with an explicit FMA, like the body: plain `sum += x*w`
+  // would let the compiler decide whether to fuse, and then f32 and bf16 weights could round differently.
+  const hn::CappedTag<float, 1> d1;
   for (size_t i = 0; i < kRowsX; ++i)
     for (size_t j = 0; j < kRowsW; ++j) {
-      float sum = hn::GetLane(hn::SumOfLanes(df, acc[i][j]));
-      for (size_t k = k_vec_end; k < K; ++k) sum += x[i * K + k] * ElementAsF32(w + j * K, k);
-      out[i * N + j] = sum;
+      auto tail = hn::Zero(d1);
+      for (size_t k = k_vec_end; k < K; ++k)
+        tail = hn::MulAdd(hn::Set(d1, x[i * K + k]), hn::Set(d1, ElementAsF32(w + j * K, k)), tail);
+      out[i * N + j] = hn::GetLane(hn::SumOfLanes(df, acc[i][j])) + hn::GetLane(tail);
     }
 }
 

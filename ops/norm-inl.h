@@ -38,9 +38,13 @@ HWY_INLINE float SumOfSquares(DF df, const float* HWY_RESTRICT x, size_t n) {
     const auto v = hn::LoadU(df, x + i);
     acc = hn::MulAdd(v, v, acc);
   }
-  float sum = hn::GetLane(hn::SumOfLanes(df, acc));
-  for (; i < n; ++i) sum += x[i] * x[i];
-  return sum;
+  const hn::CappedTag<float, 1> d1;  // tail with an explicit FMA (see matmul-inl.h)
+  auto tail = hn::Zero(d1);
+  for (; i < n; ++i) {
+    const auto v = hn::LoadU(d1, x + i);
+    tail = hn::MulAdd(v, v, tail);
+  }
+  return hn::GetLane(hn::SumOfLanes(df, acc)) + hn::GetLane(tail);
 }
 
 template <class DF>

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages gemma4 builds and tests with. Nothing is downloaded at build or run time
+# beyond these packages. Run as root, or with sudo available; does nothing when all are present.
+set -euo pipefail
+packages=(
+  g++ cmake meson ninja-build pkg-config python3   # toolchain (python3 writes the embedded default model)
+  libhwy-dev                                       # Highway 1.0.3: portable SIMD with run-time dispatch
+  nlohmann-json3-dev                               # JSON: config.json, safetensors headers
+  catch2                                           # Catch2 2.13: the tests
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"

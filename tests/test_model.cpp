@@ -1,0 +1,395 @@
+// The decoder against the goldens, and the properties that must hold on any configuration: prefill,
+// token-by-token decode and chunked prefill agree; sliding-window memory never grows with the context;
+// checkpoint layouts (sharded, text-only prefix, f32/f16 weights, untied head) change nothing they should not.
+#include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tests/test_util.h"
+#include "tools/golden.h"
+#include "tools/random_model.h"
+
+using namespace gemma4;
+using gemma4::test::GoldenDir;
+using gemma4::test::TempDir;
+
+namespace {
+
+// Writes a checkpoint directory: config.json and the given tensors, in `shards` files (with an index when
+// more than one). `convert` may change a tensor's dtype (F32/F16/BF16) on the way.
+void WriteCheckpoint(const std::string& dir, const nlohmann::json& config, std::vector<Tensor> tensors, int shards,
+                     DType convert_to = DType::F32, bool convert = false) {
+  std::vector<std::vector<uint8_t>> storage;
+  storage.reserve(tensors.size());
+  for (Tensor& t : tensors) {
+    if (!convert || !ops::IsWeightDType(t.dtype) || t.dtype == convert_to) continue;
+    storage.emplace_back(size_t(t.numel()) * ops::DTypeSize(convert_to));
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const float f = ops::scalar::ElementToF32(t.data, t.dtype, size_t(i));
+      uint8_t* out = storage.back().data() + size_t(i) * ops::DTypeSize(convert_to);
+      if (convert_to == DType::F32) std::memcpy(out, &f, 4);
+      else {
+        const uint16_t h = convert_to == DType::BF16 ? ops::BF16FromF32(f) : ops::F16FromF32(f);
+        std::memcpy(out, &h, 2);
+      }
+    }
+    t.dtype = convert_to;
+    t.data = storage.back().data();
+    t.nbytes = storage.back().size();
+  }
+  test::WriteFile(dir + "/config.json", config.dump(2));
+  if (shards == 1) {
+    WriteSafetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
+    return;
+  }
+  nlohmann::json index = {{"metadata", nlohmann::json::object()}, {"weight_map", nlohmann::json::object()}};
+  for (int s = 0; s < shards; ++s) {
+    std::vector<Tensor> part;
+    for (size_t i = size_t(s); i < tensors.size(); i += size_t(shards)) part.push_back(tensors[i]);
+    char name[64];
+    std::snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", s + 1, shards);
+    WriteSafetensors(dir + "/" + name, part, {{"format", "pt"}});
+    for (const Tensor& t : part) index["weight_map"][t.name] = name;
+  }
+  test::WriteFile(dir + "/model.safetensors.index.json", index.dump(2));
+}
+
+std::vector<Tensor> TensorsOf(const Checkpoint& ckpt, const std::string& from_prefix = "",
+                              const std::string& to_prefix = "") {
+  std::vector<Tensor> out;
+  for (const auto& [name, t] : ckpt.tensors) {
+    Tensor copy = t;
+    if (!from_prefix.empty() && name.compare(0, from_prefix.size(), from_prefix) == 0)
+      copy.name = to_prefix + name.substr(from_prefix.size());
+    out.push_back(copy);
+  }
+  return out;
+}
+
+// All logits of a prompt fed in chunks of `chunk` tokens ([T,V]).
+std::vector<float> LogitsInChunks(const Gemma4ForCausalLM& lm, const std::vector<int32_t>& ids, size_t chunk) {
+  Session session(lm, chunk);
+  const size_t V = session.vocab_size();
+  std::vector<float> all;
+  for (size_t done = 0; done < ids.size(); done += chunk) {
+    const size_t T = std::min(chunk, ids.size() - done);
+    session.prefill(ids.data() + done, T, nullptr, /*all_rows=*/true);
+    all.insert(all.end(), session.logits.begin(), session.logits.begin() + long(T * V));
+  }
+  return all;
+}
+
+float MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  float m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+std::vector<int32_t> RandomIds(size_t n, int64_t vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> ids(n);
+  ids[0] = 2;
+  for (size_t i = 1; i < n; ++i) ids[i] = int32_t(rng() % uint32_t(vocab));
+  return ids;
+}
+
+// A small random text config; fields the test varies are overridden by `extra`.
+nlohmann::json SmallConfig(const nlohmann::json& extra) {
+  nlohmann::json c = {{"model_type", "gemma4_text"}, {"vocab_size", 96}, {"hidden_size", 32},
+                      {"intermediate_size", 48}, {"num_hidden_layers", 6}, {"num_attention_heads", 4},
+                      {"num_key_value_heads", 2}, {"head_dim", 8}, {"global_head_dim", 16},
+                      {"sliding_window", 5}, {"hidden_size_per_layer_input", 0}, {"final_logit_softcapping", 30.0},
+                      {"layer_types", {"sliding_attention", "sliding_attention", "full_attention", "sliding_attention",
+                                       "sliding_attention", "full_attention"}}};
+  c.update(extra);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("every golden case passes gemma4-eval's check within its own tolerances", "[golden]") {
+  const auto cases = test::GoldenTargetCases();
+  REQUIRE(cases.size() >= 3);
+  for (const std::string& name : cases) {
+    INFO("golden case " << name);
+    auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/" + name);
+    const golden::GoldenFile g(GoldenDir() + "/" + name + "/golden.safetensors");
+    const golden::Report report = golden::CheckTarget(*lm, g);
+    for (const golden::Comparison& c : report.rows) {
+      INFO(c.name << ": max_abs " << c.max_abs << " nmse " << c.nmse << " at " << c.first_bad);
+      CHECK(c.pass);
+    }
+    REQUIRE(report.pass());
+    // the check covered logits, every layer and the greedy continuation of both prompts
+    size_t layers = 0, logits = 0, greedy = 0;
+    for (const golden::Comparison& c : report.rows) {
+      layers += c.name.find(".hidden_states[") != std::string::npos;
+      logits += c.name.size() > 7 && c.name.compare(c.name.size() - 7, 7, ".logits") == 0;
+      greedy += c.name.find(".greedy_tokens") != std::string::npos;
+    }
+    CHECK(layers == g.prompts.size() * size_t(lm->config.num_hidden_layers));
+    CHECK(logits == g.prompts.size());
+    CHECK(greedy == g.prompts.size());
+  }
+}
+
+TEST_CASE("the golden check fails on a wrong model", "[golden]") {
+  // dense_31b_like's golden against e2b_like's weights: same vocab, different everything else
+  auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/moe_26b_like");
+  const golden::GoldenFile g(GoldenDir() + "/dense_31b_like/golden.safetensors");
+  const golden::Report report = golden::CheckTarget(*lm, g);
+  CHECK_FALSE(report.pass());
+}
+
+TEST_CASE("prefill, token-by-token decode and chunked prefill give the same logits", "[model]") {
+  for (const std::string& name : test::GoldenTargetCases()) {
+    INFO("golden case " << name);
+    auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/" + name);
+    // five times the window and more, so sliding layers wrap their ring buffers many times
+    const std::vector<int32_t> ids = RandomIds(size_t(6 * lm->config.sliding_window + 3), lm->config.vocab_size, 7);
+    const std::vector<float> prefill = LogitsInChunks(*lm, ids, ids.size());
+    for (size_t chunk : {1, 3, 7, 8, 16}) {
+      INFO("chunk " << chunk);
+      CHECK(MaxAbsDiff(LogitsInChunks(*lm, ids, chunk), prefill) <= 1e-5f);
+    }
+  }
+}
+
+TEST_CASE("decode agrees with prefill on random configurations of the architecture", "[model]") {
+  const std::vector<nlohmann::json> variants = {
+      nlohmann::json::object(),
+      {{"num_kv_shared_layers", 3}, {"use_double_wide_mlp", true}, {"hidden_size_per_layer_input", 4},
+       {"vocab_size_per_layer_input", 96}},
+      {{"attention_k_eq_v", true}, {"num_global_key_value_heads", 1}, {"sliding_window", 2}},
+      {{"enable_moe_block", true}, {"num_experts", 5}, {"top_k_experts", 2}, {"moe_intermediate_size", 12},
+       {"tie_word_embeddings", false}},
+      {{"num_hidden_layers", 3}, {"layer_types", {"full_attention", "sliding_attention", "full_attention"}},
+       {"sliding_window", 1}},
+  };
+  for (size_t i = 0; i < variants.size(); ++i) {
+    INFO("variant " << i << ": " << variants[i].dump());
+    const nlohmann::json config = SmallConfig(variants[i]);
+    auto lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, DType::BF16, 11 + i));
+    const std::vector<int32_t> ids = RandomIds(23, lm->config.vocab_size, uint32_t(i));
+    const std::vector<float> prefill = LogitsInChunks(*lm, ids, ids.size());
+    CHECK(MaxAbsDiff(LogitsInChunks(*lm, ids, 1), prefill) <= 1e-5f);
+    CHECK(MaxAbsDiff(LogitsInChunks(*lm, ids, 4), prefill) <= 1e-5f);
+  }
+}
+
+TEST_CASE("sliding-window layers hold at most W - 1 + max_tokens positions, whatever the context", "[model]") {
+  auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
+  const Gemma4TextConfig& c = lm->config;
+  Session session(*lm, 1);
+  size_t full_bytes_before = 0;
+  for (int step = 0; step < 200; ++step) {
+    session.decode(int32_t(step % c.vocab_size));
+    if (step == 99) full_bytes_before = session.cache.bytes();
+  }
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const LayerKV& kv = session.cache.layers[size_t(i)];
+    if (c.is_kv_shared_layer(i)) {
+      CHECK(kv.bytes() == 0);  // KV-shared layers have no store of their own
+      CHECK(session.cache.source[size_t(i)] == c.kv_shared_from(i));
+    } else if (c.is_sliding(i)) {
+      CHECK(kv.capacity == size_t(c.sliding_window));  // W − 1 + 1 token per step
+      CHECK(kv.bytes() == size_t(c.sliding_window) * kv.row * 2 * sizeof(float));
+    } else {
+      CHECK(kv.capacity >= 200);  // full layers grow with the context
+    }
+  }
+  CHECK(session.cache.bytes() > full_bytes_before);  // only because full layers grew
+}
+
+TEST_CASE("KV-shared layers read the last earlier layer of their own type", "[model]") {
+  auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
+  const Gemma4TextConfig& c = lm->config;  // 10 layers, S S S S F S S S S F, last 5 shared
+  CHECK(c.first_kv_shared_layer_idx() == 5);
+  CHECK(c.kv_shared_from(5) == 3);
+  CHECK(c.kv_shared_from(9) == 4);
+  CHECK(c.store_full_length_kv(3));
+  CHECK(c.store_full_length_kv(4));
+  CHECK_FALSE(c.store_full_length_kv(2));
+  CHECK(lm->model.layers[9].mlp.intermediate_size == 2 * c.intermediate_size);  // double-wide on shared layers
+  CHECK(lm->model.layers[4].mlp.intermediate_size == c.intermediate_size);
+}
+
+TEST_CASE("sharded, text-only-prefix and re-typed checkpoints give the same logits", "[model]") {
+  const std::string src = GoldenDir() + "/e2b_like";
+  const Checkpoint original = LoadCheckpoint(src);
+  auto reference = Gemma4ForCausalLM::from_pretrained(src);
+  const std::vector<int32_t> ids = RandomIds(20, reference->config.vocab_size, 3);
+  const std::vector<float> expected = LogitsInChunks(*reference, ids, ids.size());
+
+  SECTION("three shards with an index") {
+    TempDir dir;
+    WriteCheckpoint(dir.path, original.config, TensorsOf(original), 3);
+    auto lm = Gemma4ForCausalLM::from_pretrained(dir.path);
+    CHECK(LogitsInChunks(*lm, ids, ids.size()) == expected);
+  }
+  SECTION("text-only layout: model. prefix, gemma4_text config") {
+    TempDir dir;
+    WriteCheckpoint(dir.path, original.config["text_config"],
+                    TensorsOf(original, "model.language_model.", "model."), 1);
+    auto lm = Gemma4ForCausalLM::from_pretrained(dir.path);
+    CHECK(LogitsInChunks(*lm, ids, ids.size()) == expected);
+  }
+  SECTION("f32 weights holding the same values are bit-identical") {
+    TempDir dir;
+    WriteCheckpoint(dir.path, original.config, TensorsOf(original), 1, DType::F32, true);
+    auto lm = Gemma4ForCausalLM::from_pretrained(dir.path);
+    CHECK(lm->model.layers[0].self_attn.q_proj.weight.tensor.dtype == DType::F32);
+    CHECK(MaxAbsDiff(LogitsInChunks(*lm, ids, ids.size()), expected) == 0.0f);
+  }
+  SECTION("f16 weights (rounded) still agree closely") {
+    TempDir dir;
+    WriteCheckpoint(dir.path, original.config, TensorsOf(original), 1, DType::F16, true);
+    auto lm = Gemma4ForCausalLM::from_pretrained(dir.path);
+    CHECK(lm->model.layers[0].self_attn.q_proj.weight.tensor.dtype == DType::F16);
+    CHECK(MaxAbsDiff(LogitsInChunks(*lm, ids, ids.size()), expected) < 0.05f);
+  }
+  SECTION("the golden passes from every re-written layout") {
+    TempDir dir;
+    WriteCheckpoint(dir.path, original.config["text_config"], TensorsOf(original, "model.language_model.", "model."),
+                    2, DType::F32, true);
+    auto lm = Gemma4ForCausalLM::from_pretrained(dir.path);
+    CHECK(golden::CheckTarget(*lm, golden::GoldenFile(src + "/golden.safetensors")).pass());
+  }
+}
+
+TEST_CASE("an untied lm_head is read from lm_head.weight", "[model]") {
+  const std::string src = GoldenDir() + "/dense_31b_like";
+  const Checkpoint original = LoadCheckpoint(src);
+  nlohmann::json config = original.config;
+  config["tie_word_embeddings"] = false;
+  std::vector<Tensor> tensors = TensorsOf(original);
+  Tensor head = *original.find("model.embed_tokens.weight");
+  head.name = "lm_head.weight";
+  std::vector<float> negated(size_t(head.numel()));
+  for (size_t i = 0; i < negated.size(); ++i) negated[i] = -ops::scalar::ElementToF32(head.data, head.dtype, i);
+  head.dtype = DType::F32;
+  head.data = negated.data();
+  head.nbytes = negated.size() * 4;
+  tensors.push_back(head);
+  TempDir dir;
+  WriteCheckpoint(dir.path, config, tensors, 1);
+  auto tied = Gemma4ForCausalLM::from_pretrained(src);
+  auto untied = Gemma4ForCausalLM::from_pretrained(dir.path);
+  const std::vector<int32_t> ids = {2, 5, 9};
+  const std::vector<float> a = LogitsInChunks(*tied, ids, 3), b = LogitsInChunks(*untied, ids, 3);
+  for (size_t i = 0; i < a.size(); ++i) REQUIRE(b[i] == Approx(-a[i]).margin(1e-5));  // softcap is odd
+  // without lm_head.weight the untied model is refused, naming the tensor
+  tensors.pop_back();
+  TempDir dir2;
+  WriteCheckpoint(dir2.path, config, tensors, 1);
+  CHECK_THROWS_WITH(Gemma4ForCausalLM::from_pretrained(dir2.path), Catch::Contains("missing tensor lm_head.weight"));
+}
+
+TEST_CASE("config: HF defaults, derived geometry and both per-layer forms", "[config]") {
+  const nlohmann::json minimal = {{"model_type", "gemma4_text"}, {"num_hidden_layers", 12}};
+  const Gemma4TextConfig c = ParseGemma4TextConfig(minimal, "test");
+  CHECK(c.hidden_size_per_layer_input == 256);  // HF default, easy to miss
+  CHECK(c.global_head_dim == 512);
+  CHECK(c.layer_types[5] == "full_attention");
+  CHECK(c.layer_types[4] == "sliding_attention");
+  CHECK(c.layers[5].head_dim == 512);
+  CHECK(c.layers[0].head_dim == 256);
+  CHECK(c.rope_parameters.at("full_attention").rope_type == "proportional");
+  CHECK(c.rope_parameters.at("full_attention").partial_rotary_factor == 0.25);
+
+  // the last layer is forced to full attention, as HF does, with a warning
+  const Gemma4TextConfig forced = ParseGemma4TextConfig(
+      {{"model_type", "gemma4_text"}, {"num_hidden_layers", 2}, {"layer_types", {"full_attention", "sliding_attention"}}},
+      "test");
+  CHECK(forced.layer_types[1] == "full_attention");
+  CHECK(forced.warnings.size() == 1);
+
+  // k_eq_v: full layers use num_global_key_value_heads; without k_eq_v that field is ignored (as HF)
+  nlohmann::json j = SmallConfig({{"attention_k_eq_v", true}, {"num_global_key_value_heads", 1}});
+  CHECK(ParseGemma4TextConfig(j, "t").layers[2].num_key_value_heads == 1);
+  CHECK(ParseGemma4TextConfig(j, "t").use_alternative_attention(2));
+  CHECK_FALSE(ParseGemma4TextConfig(j, "t").use_alternative_attention(1));
+  j["attention_k_eq_v"] = false;
+  CHECK(ParseGemma4TextConfig(j, "t").layers[2].num_key_value_heads == 2);
+
+  // per_layer_config gives the same geometry as the flat fields
+  nlohmann::json flat = SmallConfig({{"attention_k_eq_v", true}, {"num_global_key_value_heads", 1}});
+  nlohmann::json per_layer = flat;
+  per_layer.erase("global_head_dim");
+  per_layer.erase("num_global_key_value_heads");
+  per_layer["per_layer_config"] = {{"2", {{"head_dim", 16}, {"num_key_value_heads", 1}}},
+                                   {"5", {{"head_dim", 16}, {"num_key_value_heads", 1}}}};
+  const Gemma4TextConfig a = ParseGemma4TextConfig(flat, "flat"), b = ParseGemma4TextConfig(per_layer, "per_layer");
+  for (size_t i = 0; i < 6; ++i) {
+    CHECK(a.layers[i].head_dim == b.layers[i].head_dim);
+    CHECK(a.layers[i].num_key_value_heads == b.layers[i].num_key_value_heads);
+  }
+  // and a model built from either form computes the same logits
+  auto ma = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(flat, DType::BF16, 5));
+  auto mb = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(per_layer, DType::BF16, 5));
+  const std::vector<int32_t> ids = {2, 7, 1, 8};
+  CHECK(LogitsInChunks(*ma, ids, 4) == LogitsInChunks(*mb, ids, 4));
+}
+
+TEST_CASE("config: wrong or unsupported values name the field", "[config]") {
+  auto error = [](nlohmann::json extra) {
+    try {
+      ParseGemma4TextConfig(SmallConfig(extra), "cfg.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(error({{"hidden_size", "wide"}}), Catch::Contains("'hidden_size'") && Catch::Contains("integer"));
+  CHECK_THAT(error({{"hidden_size", -3}}), Catch::Contains("'hidden_size'"));
+  CHECK_THAT(error({{"layer_types", {"sliding_attention"}}}), Catch::Contains("'layer_types'"));
+  CHECK_THAT(error({{"layer_types", {"sliding_attention", "local", "full_attention", "sliding_attention",
+                                     "sliding_attention", "full_attention"}}}),
+             Catch::Contains("layer_types'[1]") && Catch::Contains("local"));
+  CHECK_THAT(error({{"rope_parameters", {{"full_attention", {{"rope_type", "yarn"}, {"rope_theta", 1.0}}}}}}),
+             Catch::Contains("rope_parameters.full_attention") && Catch::Contains("yarn"));
+  CHECK_THAT(error({{"hidden_activation", "relu"}}), Catch::Contains("'hidden_activation'"));
+  CHECK_THAT(error({{"num_key_value_heads", 3}}), Catch::Contains("not a multiple"));
+  CHECK_THAT(error({{"num_kv_shared_layers", 9}}), Catch::Contains("'num_kv_shared_layers'"));
+  CHECK_THAT(error({{"enable_moe_block", true}}), Catch::Contains("num_experts"));
+  CHECK_THAT(error({{"enable_moe_block", true}, {"num_experts", 2}, {"top_k_experts", 3}, {"moe_intermediate_size", 4}}),
+             Catch::Contains("'top_k_experts'"));
+  CHECK_THAT(error({{"use_bidirectional_attention", "all"}}), Catch::Contains("'use_bidirectional_attention'"));
+  CHECK_THAT(error({{"per_layer_config", {{"9", {{"head_dim", 16}}}}}}), Catch::Contains("per_layer_config.9"));
+  CHECK_THAT(error({{"per_layer_config", {{"2", {{"head_dim", 32}}}}}}), Catch::Contains("global_head_dim"));
+  CHECK_THAT(error({{"model_type", "llama"}}), Catch::Contains("'model_type'") && Catch::Contains("llama"));
+  CHECK_THAT(error({{"final_logit_softcapping", -1}}), Catch::Contains("'final_logit_softcapping'"));
+  // a multimodal config needs its text_config
+  CHECK_THROWS_WITH(ParseGemma4TextConfig({{"model_type", "gemma4"}}, "mm.json"), Catch::Contains("text_config"));
+}
+
+TEST_CASE("presets describe the released models", "[config]") {
+  const Gemma4TextConfig e2b = ParseGemma4TextConfig(Gemma4PresetConfig("e2b"), "e2b");
+  CHECK(e2b.num_hidden_layers == 35);
+  CHECK(e2b.first_kv_shared_layer_idx() == 15);
+  CHECK(e2b.kv_shared_from(15) == 13);  // ARCHITECTURE.md: E2B sliding from 13, full from 14
+  CHECK(e2b.kv_shared_from(19) == 14);
+  CHECK(e2b.mlp_intermediate_size(20) == 12288);
+  const Gemma4TextConfig moe = ParseGemma4TextConfig(Gemma4PresetConfig("26b-a4b"), "26b");
+  CHECK(moe.layers[5].num_key_value_heads == 2);
+  CHECK(moe.layers[5].head_dim == 512);
+  CHECK(moe.layers[0].num_key_value_heads == 8);
+  const Gemma4TextConfig big = ParseGemma4TextConfig(Gemma4PresetConfig("31b"), "31b");
+  CHECK(big.num_hidden_layers == 60);
+  CHECK(big.layers[59].num_key_value_heads == 4);
+  CHECK(ParseGemma4TextConfig(Gemma4PresetConfig("e4b"), "e4b").kv_shared_from(41) == 23);
+  CHECK_THROWS_WITH(Gemma4PresetConfig("7b"), Catch::Contains("7b"));
+}
+
+TEST_CASE("proportional RoPE rotates int(partial * D // 2) pairs with the full-D denominator", "[model]") {
+  const Gemma4TextConfig c = ParseGemma4TextConfig(Gemma4PresetConfig("e2b"), "e2b");
+  const Gemma4TextRotaryEmbedding rope(c);
+  REQUIRE(rope.full.rotary_pairs() == 64);  // 0.25 · 512 / 2
+  CHECK(rope.full.inv_freq[1] == Approx(std::pow(1e6, -2.0 / 512)));
+  REQUIRE(rope.sliding.rotary_pairs() == 128);
+  CHECK(rope.sliding.inv_freq[1] == Approx(std::pow(1e4, -2.0 / 256)));
+}

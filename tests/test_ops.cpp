@@ -1,0 +1,244 @@
+// Kernels against their scalar twins, on every SIMD target this build carries, over sizes around vector
+// multiples and the real model dimensions; plus the properties the model relies on (a token's MatMul row
+// does not depend on the other rows or the thread count; exact dtype conversions).
+#include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "tests/test_util.h"
+
+using namespace gemma4;
+using gemma4::test::ForEachTarget;
+
+namespace {
+
+std::vector<float> RandomFloats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Weights of dtype t: returns the stored bytes and, in `exact`, the f32 values they hold.
+std::vector<uint8_t> StoreAs(const std::vector<float>& values, DType t, std::vector<float>* exact) {
+  std::vector<uint8_t> bytes(values.size() * ops::DTypeSize(t));
+  exact->resize(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (t == DType::F32) {
+      std::memcpy(&bytes[4 * i], &values[i], 4);
+    } else {
+      const uint16_t h = t == DType::BF16 ? ops::BF16FromF32(values[i]) : ops::F16FromF32(values[i]);
+      std::memcpy(&bytes[2 * i], &h, 2);
+    }
+    (*exact)[i] = ops::scalar::ElementToF32(bytes.data(), t, i);
+  }
+  return bytes;
+}
+
+// |ours − ref| ≤ abs + rel·|ref|, element by element.
+void CheckClose(const float* ours, const float* ref, size_t n, double abs, double rel) {
+  for (size_t i = 0; i < n; ++i) {
+    INFO("element " << i << " of " << n);
+    REQUIRE(std::fabs(double(ours[i]) - double(ref[i])) <= abs + rel * std::fabs(double(ref[i])));
+  }
+}
+
+const std::vector<size_t> kSizes = {1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 256, 704};
+
+}  // namespace
+
+TEST_CASE("the build carries AVX-512, AVX2 and a portable target on x86-64", "[ops]") {
+#if HWY_ARCH_X86_64
+  const auto targets = hwy::SupportedAndGeneratedTargets();
+  bool has_fallback = false;
+  for (int64_t t : targets) has_fallback |= (t == HWY_SCALAR || t == HWY_EMU128);
+  CHECK(has_fallback);
+  // This machine class has AVX-512; elsewhere at least AVX2 or the fallback must be chosen.
+  if (hwy::SupportedTargets() & HWY_AVX3) CHECK(std::string(ops::TargetName()).rfind("AVX3", 0) == 0);
+#endif
+}
+
+TEST_CASE("bf16 and f16 conversions round to nearest even and widen exactly", "[ops]") {
+  CHECK(ops::BF16FromF32(1.0f) == 0x3F80);
+  CHECK(ops::BF16FromF32(ops::F32FromBits(0x3F808000)) == 0x3F80);  // tie → even
+  CHECK(ops::BF16FromF32(ops::F32FromBits(0x3F818000)) == 0x3F82);  // tie → even (up)
+  CHECK(ops::BF16FromF32(ops::F32FromBits(0x3F808001)) == 0x3F81);
+  CHECK(std::isnan(ops::F32FromBF16(ops::BF16FromF32(NAN))));
+  CHECK(ops::F16FromF32(1.0f) == 0x3C00);
+  CHECK(ops::F16FromF32(65504.0f) == 0x7BFF);
+  CHECK(ops::F16FromF32(65520.0f) == 0x7C00);                     // rounds up to Inf
+  CHECK(ops::F32FromF16(0x0001) == std::ldexp(1.0f, -24));        // smallest subnormal
+  CHECK(ops::F16FromF32(std::ldexp(1.0f, -25)) == 0x0000);        // tie → even (zero)
+  CHECK(ops::F16FromF32(std::ldexp(3.0f, -25)) == 0x0002);        // 1.5 ulp → 2
+  for (uint32_t h = 0; h < 0x7C00; ++h) {                          // every finite positive half round-trips
+    REQUIRE(ops::F16FromF32(ops::F32FromF16(uint16_t(h))) == h);
+  }
+}
+
+TEST_CASE("MatMul matches the scalar oracle for every weight dtype and target", "[ops]") {
+  for (DType t : {DType::F32, DType::BF16, DType::F16}) {
+    for (size_t K : kSizes) {
+      const size_t T = 1 + K % 6, N = 1 + (K * 7) % 13;
+      const std::vector<float> x = RandomFloats(T * K, uint32_t(K));
+      std::vector<float> w_exact;
+      const std::vector<uint8_t> w = StoreAs(RandomFloats(N * K, uint32_t(K) + 1, 0.1f), t, &w_exact);
+      std::vector<float> ref(T * N), out(T * N);
+      ops::scalar::MatMul(x.data(), T, K, w.data(), t, N, ref.data());
+      ForEachTarget([&] {
+        INFO("dtype " << DTypeName(t) << " T=" << T << " K=" << K << " N=" << N);
+        ops::MatMul(x.data(), T, K, w.data(), t, N, out.data());
+        // f32 accumulation of K products of size ~0.1: error ≲ K·ε·Σ|x·w|
+        CheckClose(out.data(), ref.data(), T * N, 1e-6 * double(K), 1e-5);
+      });
+    }
+  }
+}
+
+TEST_CASE("MatMul: a token's row does not depend on the other rows or the thread count", "[ops]") {
+  const size_t K = 320, N = 67, T = 9;
+  const std::vector<float> x = RandomFloats(T * K, 5);
+  std::vector<float> w_exact;
+  const std::vector<uint8_t> w = StoreAs(RandomFloats(N * K, 6, 0.1f), DType::BF16, &w_exact);
+  std::vector<float> all(T * N), one(N);
+  ForEachTarget([&] {
+    ops::MatMul(x.data(), T, K, w.data(), DType::BF16, N, all.data());
+    for (size_t t = 0; t < T; ++t) {
+      ops::MatMul(x.data() + t * K, 1, K, w.data(), DType::BF16, N, one.data());
+      REQUIRE(std::memcmp(one.data(), all.data() + t * N, N * sizeof(float)) == 0);
+    }
+    const size_t threads = ops::Pool().NumThreads();
+    ops::SetNumThreads(1);
+    std::vector<float> single(T * N);
+    ops::MatMul(x.data(), T, K, w.data(), DType::BF16, N, single.data());
+    ops::SetNumThreads(threads);
+    REQUIRE(std::memcmp(single.data(), all.data(), all.size() * sizeof(float)) == 0);
+  });
+}
+
+TEST_CASE("RMSNorm matches the oracle, with and without a weight, in place", "[ops]") {
+  for (size_t n : kSizes) {
+    const size_t rows = 3;
+    const std::vector<float> x = RandomFloats(rows * n, uint32_t(n), 3.0f), w = RandomFloats(n, 99);
+    for (const float* weight : {w.data(), static_cast<const float*>(nullptr)}) {
+      std::vector<float> ref(rows * n);
+      ops::scalar::RMSNorm(x.data(), rows, n, weight, 1e-6f, ref.data());
+      ForEachTarget([&] {
+        std::vector<float> y = x;
+        ops::RMSNorm(y.data(), rows, n, weight, 1e-6f, y.data());
+        CheckClose(y.data(), ref.data(), rows * n, 1e-6, 2e-6);
+      });
+    }
+  }
+  // the weight is used as stored: Gemma 4 dropped Gemma 2/3's (1 + w)
+  const float x[4] = {1, 1, 1, 1}, w[4] = {0.5f, 0, 2, -1};
+  float y[4];
+  ops::RMSNorm(x, 1, 4, w, 0.0f, y);
+  CHECK(y[0] == Approx(0.5f));
+  CHECK(y[1] == 0.0f);
+  CHECK(y[3] == Approx(-1.0f));
+}
+
+TEST_CASE("element-wise kernels match the oracle", "[ops]") {
+  for (size_t n : kSizes) {
+    const std::vector<float> x = RandomFloats(n, uint32_t(n), 4.0f), y = RandomFloats(n, uint32_t(n) + 7);
+    ForEachTarget([&] {
+      std::vector<float> a = x, b = x;
+      ops::GeluTanhMul(a.data(), y.data(), n);
+      ops::scalar::GeluTanhMul(b.data(), y.data(), n);
+      CheckClose(a.data(), b.data(), n, 1e-6, 1e-5);
+      a = x, b = x;
+      ops::GeluTanhMul(a.data(), nullptr, n);
+      ops::scalar::GeluTanhMul(b.data(), nullptr, n);
+      CheckClose(a.data(), b.data(), n, 1e-6, 1e-5);
+      a = x, b = x;
+      ops::Softcap(a.data(), n, 3.0f);
+      ops::scalar::Softcap(b.data(), n, 3.0f);
+      CheckClose(a.data(), b.data(), n, 1e-6, 1e-5);
+      a = x, b = x;
+      ops::Softmax(a.data(), n);
+      ops::scalar::Softmax(b.data(), n);
+      CheckClose(a.data(), b.data(), n, 1e-7, 1e-5);
+      a = x, b = x;
+      ops::AddScaled(a.data(), y.data(), 0.3f, n);
+      ops::scalar::AddScaled(b.data(), y.data(), 0.3f, n);
+      CheckClose(a.data(), b.data(), n, 1e-6, 1e-6);
+      CHECK(ops::Argmax(x.data(), n) == ops::scalar::Argmax(x.data(), n));
+    });
+  }
+  // GELU-tanh at known points (PyTorch gelu(approximate="tanh"))
+  float g[3] = {1.0f, -1.0f, 3.0f};
+  ops::GeluTanhMul(g, nullptr, 3);
+  CHECK(g[0] == Approx(0.8411920).epsilon(1e-6));
+  CHECK(g[1] == Approx(-0.1588080).epsilon(1e-5));
+  CHECK(g[2] == Approx(2.9963627).epsilon(1e-6));
+  // argmax takes the first of equal maxima
+  const float ties[5] = {1, 3, 2, 3, 0};
+  CHECK(ops::Argmax(ties, 5) == 1);
+}
+
+TEST_CASE("RoPE matches the oracle; pairs beyond rotary_pairs are untouched", "[ops]") {
+  for (size_t head_dim : {2, 16, 32, 34, 256, 512}) {
+    const size_t T = 3, heads = 2, pairs = std::max<size_t>(1, head_dim / 8);
+    const std::vector<float> x = RandomFloats(T * heads * head_dim, uint32_t(head_dim));
+    const std::vector<float> c = RandomFloats(T * pairs, 1), s = RandomFloats(T * pairs, 2);
+    std::vector<float> ref = x;
+    ops::scalar::Rope(ref.data(), T, heads, head_dim, c.data(), s.data(), pairs);
+    ForEachTarget([&] {
+      std::vector<float> y = x;
+      ops::Rope(y.data(), T, heads, head_dim, c.data(), s.data(), pairs);
+      CheckClose(y.data(), ref.data(), y.size(), 1e-6, 1e-6);
+      for (size_t r = 0; r < T * heads; ++r)
+        for (size_t j = pairs; j < head_dim / 2; ++j) {
+          REQUIRE(y[r * head_dim + j] == x[r * head_dim + j]);
+          REQUIRE(y[r * head_dim + head_dim / 2 + j] == x[r * head_dim + head_dim / 2 + j]);
+        }
+    });
+  }
+}
+
+TEST_CASE("attention matches the oracle, with windows, GQA and a wrapped ring", "[ops]") {
+  const size_t D = 32, heads = 4, kv_heads = 2, T = 5, past = 11;
+  const std::vector<float> q = RandomFloats(T * heads * D, 1);
+  const std::vector<float> k = RandomFloats((past + T) * kv_heads * D, 2), v = RandomFloats((past + T) * kv_heads * D, 3);
+  // positions 0..15 split as a ring would store them: [9..15] then [0..8]... given in position order
+  const size_t split = 9;
+  const ops::KVBlock two[2] = {{k.data(), v.data(), 0, split},
+                               {k.data() + split * kv_heads * D, v.data() + split * kv_heads * D, split, past + T - split}};
+  const ops::KVBlock one[1] = {{k.data(), v.data(), 0, past + T}};
+  for (size_t window : {0, 1, 4, 8, 100}) {
+    std::vector<float> ref(T * heads * D), out(T * heads * D), out1(T * heads * D);
+    ops::scalar::Attention(q.data(), T, heads, D, past, one, 1, kv_heads, window, 1.0f, ref.data());
+    ForEachTarget([&] {
+      ops::Attention(q.data(), T, heads, D, past, two, 2, kv_heads, window, 1.0f, out.data());
+      ops::Attention(q.data(), T, heads, D, past, one, 1, kv_heads, window, 1.0f, out1.data());
+      CheckClose(out.data(), ref.data(), out.size(), 1e-6, 1e-5);
+      REQUIRE(std::memcmp(out.data(), out1.data(), out.size() * sizeof(float)) == 0);  // layout-independent
+    });
+  }
+  // window 1: a query sees only its own key, so the output is its own value row
+  std::vector<float> out(T * heads * D);
+  ops::Attention(q.data(), T, heads, D, past, one, 1, kv_heads, 1, 1.0f, out.data());
+  for (size_t t = 0; t < T; ++t)
+    for (size_t h = 0; h < heads; ++h)
+      for (size_t d = 0; d < D; ++d)
+        REQUIRE(out[(t * heads + h) * D + d] == v[((past + t) * kv_heads + h / 2) * D + d]);
+}
+
+TEST_CASE("the thread pool runs every task exactly once", "[ops]") {
+  for (size_t threads : {1, 2, 3, 8}) {
+    ops::ThreadPool pool(threads);
+    for (size_t tasks : {0, 1, 5, 100}) {
+      std::vector<std::atomic<int>> hits(tasks);
+      pool.Run(tasks, [&](size_t i) { hits[i]++; });
+      for (size_t i = 0; i < tasks; ++i) REQUIRE(hits[i] == 1);
+    }
+    pool.Resize(threads + 1);
+    std::atomic<int> total{0};
+    pool.Run(50, [&](size_t) { total++; });
+    REQUIRE(total == 50);
+  }
+}

@@ -1,0 +1,84 @@
+// tests/test_util.h — what several test files share: where the goldens are, temporary directories,
+// running the target for every SIMD target the build carries.
+#ifndef GEMMA4_TESTS_TEST_UTIL_H_
+#define GEMMA4_TESTS_TEST_UTIL_H_
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "gemma4/gemma4.h"
+
+namespace gemma4::test {
+
+inline std::string SourceDir() { return GEMMA4_SOURCE_DIR; }
+inline std::string GoldenDir() { return SourceDir() + "/golden"; }
+
+// Target cases in golden/: directories with a golden.safetensors whose config is a target model.
+inline std::vector<std::string> GoldenTargetCases() {
+  std::vector<std::string> cases;
+  DIR* dir = opendir(GoldenDir().c_str());
+  REQUIRE(dir != nullptr);
+  while (dirent* e = readdir(dir)) {
+    const std::string name = e->d_name, path = GoldenDir() + "/" + name;
+    if (name[0] == '.' || !IsFile(path + "/golden.safetensors") || !IsFile(path + "/config.json")) continue;
+    if (ReadJsonFile(path + "/config.json").value("model_type", "") == "gemma4_assistant") continue;
+    cases.push_back(name);
+  }
+  closedir(dir);
+  std::sort(cases.begin(), cases.end());
+  return cases;
+}
+
+// A fresh empty directory under the build's temp area, removed with its files at scope exit.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/gemma4-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+  std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+inline void WriteFile(const std::string& path, const std::string& bytes) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  REQUIRE(f != nullptr);
+  REQUIRE(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
+  std::fclose(f);
+}
+
+inline std::string ReadFile(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  REQUIRE(f != nullptr);
+  std::string bytes;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.append(buf, n);
+  std::fclose(f);
+  return bytes;
+}
+
+// Runs body() once per SIMD target compiled into this binary and supported by this CPU.
+template <class Body>
+void ForEachTarget(const Body& body) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);  // the next dispatch picks `target`
+    INFO("target " << hwy::TargetName(target));
+    body();
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+}  // namespace gemma4::test
+
+#endif  // GEMMA4_TESTS_TEST_UTIL_H_

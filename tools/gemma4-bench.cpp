@@ -1,0 +1,130 @@
+// gemma4-bench — prefill and decode speed of a model, next to what the memory system allows.
+//
+// Decoding one token reads every weight it uses once, so its ceiling is (bytes read per token) ÷ (memory
+// read bandwidth). The benchmark prints both: tok/s, the GB/s that implies, and the machine's own read
+// bandwidth measured the same run. Models: a checkpoint (-m) or a real-shape random-weight one (--random).
+#include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tools/args.h"
+#include "tools/common.h"
+#include "tools/random_model.h"
+
+using namespace gemma4;
+
+// Bytes of weights one decoded token reads: every matrix once, one row of each embedding table, and for
+// MoE layers only top_k of num_experts experts.
+static double WeightBytesPerToken(const Gemma4ForCausalLM& lm) {
+  const Gemma4TextConfig& c = lm.config;
+  double bytes = double(lm.lm_head.weight.tensor.nbytes);
+  const Gemma4TextModel& m = lm.model;
+  bytes += double(m.embed_tokens.weight.tensor.row_bytes());
+  if (c.has_per_layer_inputs())
+    bytes += double(m.embed_tokens_per_layer.weight.tensor.row_bytes() + m.per_layer_model_projection.weight.tensor.nbytes);
+  for (const Gemma4TextDecoderLayer& l : m.layers) {
+    for (const Linear* p : {&l.self_attn.q_proj, &l.self_attn.k_proj, &l.self_attn.v_proj, &l.self_attn.o_proj,
+                            &l.mlp.gate_proj, &l.mlp.up_proj, &l.mlp.down_proj, &l.per_layer_input_gate,
+                            &l.per_layer_projection, &l.router.proj})
+      bytes += double(p->weight.tensor.nbytes);
+    if (l.enable_moe_block)
+      bytes += double(l.experts.gate_up_proj.tensor.nbytes + l.experts.down_proj.tensor.nbytes) *
+               double(l.router.top_k) / double(l.router.num_experts);
+  }
+  return bytes;
+}
+
+// Read bandwidth of this machine: sum a buffer far larger than the caches, with all threads.
+static double MeasureReadBandwidth() {
+  const size_t n = size_t(1) << 28;  // 1 GiB of floats
+  std::vector<float> buffer(n, 1.0f);
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::mutex mutex;
+    double total = 0;
+    ops::ParallelRanges(n, 1 << 20, 16, [&](size_t b, size_t e) {
+      float s = 0;
+      for (size_t i = b; i < e; ++i) s += buffer[i];
+      std::lock_guard<std::mutex> lock(mutex);
+      total += s;
+    });
+    const double s = tools::Seconds(t0);
+    if (total < 0) std::puts("");  // keep the sum alive
+    best = std::max(best, double(n * sizeof(float)) / s / 1e9);
+  }
+  return best;
+}
+
+int main(int argc, char** argv) {
+  return tools::RunMain("gemma4-bench", [&] {
+    std::string model_path, random, dtype_name = "bf16", simd;
+    long prompt_tokens = 128, decode_tokens = 32, threads = 0, reps = 3, layers = 0;
+    tools::ArgParser args("gemma4-bench", "Measure prefill and decode speed.");
+    args.option("-m, --model", "PATH", &model_path, "checkpoint directory")
+        .option("--random", "PRESET", &random, "random weights in a released shape: e2b, e4b, 26b-a4b, 31b")
+        .option("--dtype", "TYPE", &dtype_name, "weight dtype of --random models: f32, bf16 (default), f16")
+        .option("--layers", "N", &layers, "--random: keep only the first N layers (0 = all)")
+        .option("-p, --n-prompt", "N", &prompt_tokens, "prompt tokens to prefill (default 128)")
+        .option("-n, --n-gen", "N", &decode_tokens, "tokens to decode (default 32)")
+        .option("-r, --repetitions", "N", &reps, "repetitions; the best is reported (default 3)")
+        .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
+        .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
+    if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-bench --help)");
+    if (prompt_tokens < 1 || decode_tokens < 1 || reps < 1) throw Error("-p, -n and -r must be >= 1");
+    tools::ConfigureOps(threads, simd);
+
+    const auto t_load = std::chrono::steady_clock::now();
+    std::unique_ptr<Gemma4ForCausalLM> lm;
+    if (!random.empty()) {
+      nlohmann::json config = Gemma4PresetConfig(random);
+      if (layers > 0) {
+        auto& types = config["layer_types"];
+        if (layers > long(types.size())) throw Error("--layers: more than the model has");
+        types.erase(types.begin() + layers, types.end());
+        types.back() = "full_attention";
+        config["num_hidden_layers"] = layers;
+        config["num_kv_shared_layers"] = std::min<long>(config["num_kv_shared_layers"].get<long>(), layers / 2);
+      }
+      const DType dtype = dtype_name == "f32" ? DType::F32 : dtype_name == "f16" ? DType::F16 : DType::BF16;
+      if (dtype_name != "f32" && dtype_name != "f16" && dtype_name != "bf16") throw Error("--dtype: f32, bf16 or f16");
+      lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, dtype, 1234));
+    } else {
+      lm = tools::LoadModel(model_path);
+    }
+    const double load_s = tools::Seconds(t_load);
+    const size_t V = size_t(lm->config.vocab_size);
+
+    std::mt19937 rng(42);
+    std::vector<int32_t> prompt(static_cast<size_t>(prompt_tokens));
+    for (int32_t& id : prompt) id = int32_t(rng() % V);
+    double best_prefill = 0, best_decode = 0;
+    for (long r = 0; r < reps; ++r) {
+      Session session(*lm, size_t(prompt_tokens), size_t(prompt_tokens + decode_tokens));
+      const auto t0 = std::chrono::steady_clock::now();
+      const float* logits = session.prefill(prompt.data(), prompt.size());
+      best_prefill = std::max(best_prefill, double(prompt_tokens) / tools::Seconds(t0));
+      const auto t1 = std::chrono::steady_clock::now();
+      for (long i = 0; i < decode_tokens; ++i) logits = session.decode(int32_t(ops::Argmax(logits, V)));
+      best_decode = std::max(best_decode, double(decode_tokens) / tools::Seconds(t1));
+    }
+    const double bytes = WeightBytesPerToken(*lm);
+    const double bandwidth = MeasureReadBandwidth();
+    std::printf("model          %s\n", !random.empty() ? ("random " + random + " " + dtype_name).c_str()
+                                                       : (model_path.empty() ? tools::kEmbeddedModelName : model_path.c_str()));
+    std::printf("simd, threads  %s, %zu\n", ops::TargetName(), ops::Pool().NumThreads());
+    std::printf("load           %.2f s\n", load_s);
+    std::printf("prefill        %ld tokens: %.2f tok/s\n", prompt_tokens, best_prefill);
+    std::printf("decode         %ld tokens: %.2f tok/s\n", decode_tokens, best_decode);
+    std::printf("weights/token  %.3f GB  ->  %.2f GB/s at that decode speed\n", bytes / 1e9, bytes / 1e9 * best_decode);
+    std::printf("memory read    %.2f GB/s (this machine, all threads)  ->  decode ceiling %.2f tok/s\n", bandwidth,
+                bandwidth * 1e9 / bytes);
+    return 0;
+  });
+}

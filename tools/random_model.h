@@ -1,0 +1,96 @@
+// tools/random_model.h — real-shape random-weight checkpoints, for benchmarks (no real weights here).
+//
+// The tensor set is exactly what the model asks for: it walks the same visit() tree the loader binds,
+// so a random E2B has E2B's every tensor and shape (the 262144 × 35·256 per-layer table included).
+// Matrices are uniform with standard deviation 0.02; norm weights, layer_scalar and router scales are 1.
+// Each tensor's values depend only on (seed, tensor name).
+#ifndef GEMMA4_TOOLS_RANDOM_MODEL_H_
+#define GEMMA4_TOOLS_RANDOM_MODEL_H_
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gemma4/gemma4.h"
+
+namespace gemma4::tools {
+
+struct RandomFiller {
+  Checkpoint& checkpoint;
+  DType dtype;
+  uint64_t seed;
+  std::string prefix;
+
+  Tensor& make(const std::string& name, const std::vector<int64_t>& shape, DType t) {
+    auto buffer = std::make_shared<std::vector<uint8_t>>(size_t(NumElements(shape)) * ops::DTypeSize(t));
+    Tensor tensor;
+    tensor.name = prefix + name;
+    tensor.dtype = t;
+    tensor.shape = shape;
+    tensor.data = buffer->data();
+    tensor.nbytes = buffer->size();
+    tensor.file = "<random>";
+    checkpoint.owners.push_back(buffer);
+    return checkpoint.tensors[tensor.name] = tensor;
+  }
+
+  void operator()(const std::string& name, Weight& w) {
+    Tensor& t = make(name, w.shape, dtype);
+    const uint64_t base = seed ^ std::hash<std::string>()(t.name);
+    const size_t n = size_t(t.numel());
+    uint8_t* out = const_cast<uint8_t*>(t.bytes());
+    const float amplitude = 0.02f * std::sqrt(3.0f);  // uniform(−a, a) has std a/√3
+    ops::ParallelRanges(n, 1 << 16, 1 << 12, [&](size_t begin, size_t end) {
+      uint64_t s = base + begin * 0x9E3779B97F4A7C15ull;  // splitmix64 stream per range
+      for (size_t i = begin; i < end; ++i) {
+        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        const float u = float(z >> 40) * (1.0f / float(1 << 24)) * 2.0f - 1.0f;
+        const float v = u * amplitude;
+        if (dtype == DType::F32) std::memcpy(out + 4 * i, &v, 4);
+        else {
+          const uint16_t h = dtype == DType::BF16 ? ops::BF16FromF32(v) : ops::F16FromF32(v);
+          std::memcpy(out + 2 * i, &h, 2);
+        }
+      }
+    });
+  }
+
+  void operator()(const std::string& name, ParamF32& p) {
+    Tensor& t = make(name, p.shape, DType::F32);
+    float* out = reinterpret_cast<float*>(const_cast<uint8_t*>(t.bytes()));
+    for (int64_t i = 0; i < t.numel(); ++i) out[i] = 1.0f;
+  }
+
+  template <class Module>
+  void operator()(const std::string& name, Module& module) {
+    RandomFiller child{checkpoint, dtype, seed, prefix + name + "."};
+    module.visit(child);
+  }
+};
+
+// A checkpoint for a text config (HF config.json form, e.g. Gemma4PresetConfig("e2b")), random weights
+// of `dtype` (F32, BF16 or F16), text-only layout (tensor prefix "model.").
+inline Checkpoint RandomCheckpoint(const nlohmann::json& config_json, DType dtype, uint64_t seed) {
+  Checkpoint ckpt;
+  ckpt.path = "<random>";
+  ckpt.config = config_json;
+  const Gemma4TextConfig config = ParseGemma4TextConfig(config_json, "<random config>");
+  Gemma4ForCausalLM shape(config);  // unbound: only its visit() tree is used
+  RandomFiller filler{ckpt, dtype, seed, ""};
+  filler("model", shape.model);
+  if (!config.tie_word_embeddings) filler("lm_head", shape.lm_head);
+  return ckpt;
+}
+
+}  // namespace gemma4::tools
+
+#endif  // GEMMA4_TOOLS_RANDOM_MODEL_H_
