@@ -12,7 +12,7 @@
 //   causal_lm.h               Gemma4ForCausalLM (tied head, final logit softcapping)
 //   cache.h                   DynamicCache (sliding ring buffers, KV-shared layers)
 // and the plumbing: tensor.h, error.h, mapped_file.h, safetensors.h, checkpoint.h, weights.h, state.h,
-// capture.h, generation.h. Kernels live in ops/ (ops/ops.h).
+// capture.h, generation.h, sampler.h (HF's logits processors and multinomial draw). Kernels live in ops/ (ops/ops.h).
 #ifndef GEMMA4_GEMMA4_H_
 #define GEMMA4_GEMMA4_H_
 
@@ -35,6 +35,7 @@
 #include "gemma4/rotary_embedding.h"
 #include "gemma4/router.h"
 #include "gemma4/safetensors.h"
+#include "gemma4/sampler.h"
 #include "gemma4/scaled_word_embedding.h"
 #include "gemma4/state.h"
 #include "gemma4/tensor.h"
