@@ -1,10 +1,17 @@
 // The tools as a user runs them: exit status, the last line, one-line errors.
 #include <sys/wait.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
+
+#include "gemma4/safetensors.h"
 
 namespace {
 
@@ -105,4 +112,138 @@ TEST_CASE("gemma4-bench measures the embedded model", "[cli]") {
   INFO(r.out);
   CHECK(r.status == 0);
   CHECK_THAT(r.out, Catch::Contains("decode") && Catch::Contains("tok/s"));
+}
+
+namespace {
+
+// The golden's short-prompt logits, and ways to write a candidate's logits to disk.
+struct Logits {
+  std::vector<float> data;
+  size_t rows = 0, vocab = 0;
+};
+
+Logits GoldenLogits(const std::string& golden, const std::string& prompt) {
+  const gemma4::SafetensorsFile st = gemma4::ReadSafetensors(golden);
+  const gemma4::Tensor& t = st.tensors.at(prompt + ".logits");
+  Logits l{std::vector<float>(size_t(t.numel())), size_t(t.shape[0]), size_t(t.shape[1])};
+  std::memcpy(l.data.data(), t.data, t.nbytes);
+  return l;
+}
+
+void WriteRaw(const std::string& path, const Logits& l) {
+  FILE* f = fopen(path.c_str(), "wb");
+  REQUIRE(f);
+  fwrite(l.data.data(), 4, l.data.size(), f);
+  fclose(f);
+}
+
+void WriteNpy(const std::string& path, const Logits& l) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(l.rows) + ", " +
+                       std::to_string(l.vocab) + "), }";
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header += '\n';
+  FILE* f = fopen(path.c_str(), "wb");
+  REQUIRE(f);
+  const unsigned char magic[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  const uint16_t len = uint16_t(header.size());
+  fwrite(magic, 1, 8, f);
+  fwrite(&len, 2, 1, f);
+  fwrite(header.data(), 1, header.size(), f);
+  fwrite(l.data.data(), 4, l.data.size(), f);
+  fclose(f);
+}
+
+std::string TempPath(const std::string& name) { return "/tmp/gemma4-test-cli-" + std::to_string(getpid()) + "-" + name; }
+
+const std::string kE2bGolden = kGolden + "/e2b_like/golden.safetensors";
+
+}  // namespace
+
+TEST_CASE("gemma4-eval compare passes the golden's own logits in every format", "[cli][compare]") {
+  const Logits l = GoldenLogits(kE2bGolden, "short");
+  const std::string raw = TempPath("ok.bin"), npy = TempPath("ok.npy");
+  WriteRaw(raw, l);
+  WriteNpy(npy, l);
+  for (const std::string& file : {raw, npy, kE2bGolden + ":short.logits"})
+    for (const char* tier : {"f32", "bf16", "q8", "q4"}) {
+      const Result r = Run(kEval + " compare --golden " + kE2bGolden + " --logits " + file + " --tier " + tier);
+      INFO(file << " " << tier << ": " << r.out);
+      CHECK(r.status == 0);
+      CHECK_THAT(LastLine(r.out), Catch::StartsWith("PASS [tier " + std::string(tier) + "]"));
+    }
+  std::remove(raw.c_str());
+  std::remove(npy.c_str());
+}
+
+TEST_CASE("gemma4-eval compare catches a perturbed position, a x16 scale bug and a shifted position", "[cli][compare]") {
+  const Logits good = GoldenLogits(kE2bGolden, "short");
+  const std::string file = TempPath("bad.bin");
+  auto judge = [&](const Logits& l, const std::string& tier) {
+    WriteRaw(file, l);
+    return Run(kEval + " compare --golden " + kE2bGolden + " --logits " + file + " --tier " + tier);
+  };
+  Logits perturbed = good;  // one position off by up to ±1 (a bug in one cache slot, say)
+  for (size_t v = 0; v < good.vocab; ++v) perturbed.data[5 * good.vocab + v] += float((v * 7919) % 200) / 100.0f - 1.0f;
+  Result r = judge(perturbed, "f32");
+  INFO(r.out);
+  CHECK(r.status == 1);
+  CHECK_THAT(LastLine(r.out), Catch::StartsWith("FAIL"));
+  CHECK_THAT(r.out, Catch::Contains("at row 5,"));  // the first position where the tolerance breaks
+
+  Logits scaled = good;  // a missing 1/16 somewhere
+  for (float& x : scaled.data) x *= 16.0f;
+  for (const char* tier : {"f32", "bf16", "q8", "q4"}) {
+    r = judge(scaled, tier);
+    INFO(tier << ": " << r.out);
+    CHECK(r.status == 1);
+    CHECK_THAT(LastLine(r.out), Catch::StartsWith("FAIL"));
+  }
+
+  Logits shifted = good;  // every row one position late
+  for (size_t t = 1; t < good.rows; ++t)
+    std::copy(good.data.begin() + long((t - 1) * good.vocab), good.data.begin() + long(t * good.vocab),
+              shifted.data.begin() + long(t * good.vocab));
+  for (const char* tier : {"f32", "bf16", "q8", "q4"}) {
+    r = judge(shifted, tier);
+    INFO(tier << ": " << r.out);
+    CHECK(r.status == 1);
+    CHECK_THAT(LastLine(r.out), Catch::StartsWith("FAIL"));
+  }
+  std::remove(file.c_str());
+}
+
+TEST_CASE("gemma4-eval dump of our engine passes compare at tier f32 and the golden check", "[cli][compare]") {
+  const std::string out = TempPath("dump.safetensors");
+  Result r = Run(kEval + " dump --model " + kGolden + "/moe_26b_like --prompt-ids 2,71,68,408,257,303,309,365,17,250,78,207 --out " + out);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  const std::string golden = kGolden + "/moe_26b_like/golden.safetensors";
+  r = Run(kEval + " compare --golden " + golden + " --logits " + out + ":p0.logits --capture hidden_states=" + out +
+          ":p0.hidden_states --capture final_norm=" + out + ":p0.final_norm --capture router_probs=" + out +
+          ":p0.router_probs --tier f32");
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(LastLine(r.out), Catch::StartsWith("PASS [tier f32] 11 of 11"));
+  // the dump is itself a golden file: our engine passes it
+  r = Run(kEval + " golden --model " + kGolden + "/moe_26b_like --golden " + out);
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(LastLine(r.out), Catch::StartsWith("PASS"));
+  std::remove(out.c_str());
+}
+
+TEST_CASE("gemma4-eval compare refuses mismatched input in one line", "[cli][compare]") {
+  Logits l = GoldenLogits(kE2bGolden, "short");
+  l.data.resize(l.data.size() - l.vocab / 2);  // not whole rows
+  const std::string file = TempPath("half.bin");
+  WriteRaw(file, l);
+  for (const std::string& args : std::vector<std::string>{" --logits " + file, " --logits /no/such/file.npy",
+                                  " --logits " + kE2bGolden + ":short.logits --tier q3",
+                                  " --logits " + kE2bGolden + ":short.logits --capture hidden_states=" + file}) {
+    const Result r = Run(kEval + " compare --golden " + kE2bGolden + args);
+    INFO(args << " → " << r.out);
+    CHECK(r.status != 0);
+    CHECK(Lines(r.out) == 1);
+  }
+  std::remove(file.c_str());
 }

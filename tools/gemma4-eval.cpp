@@ -1,10 +1,10 @@
 // gemma4-eval — hold a model against golden reference outputs.
 //
-//   gemma4-eval golden --model DIR --golden FILE
-// runs every prompt of the golden file, compares every capture point it holds (embeddings, per-layer
-// inputs, each layer's output, shared K/V, router choices, final norm, logits, greedy continuation) with
-// the tolerances recorded in the file, prints a table and ends with a line that starts PASS or FAIL.
-// Exit status 0 only on PASS.
+//   gemma4-eval golden  --model DIR --golden FILE          our engine vs a golden file
+//   gemma4-eval compare --golden FILE --logits FILE ...    another engine's outputs vs a golden file
+//   gemma4-eval dump    --model DIR --prompt-ids ... --out FILE   our outputs, as a golden file
+// golden and compare print a table (one row per capture point) and end with a line that starts PASS or
+// FAIL; exit status 0 only on PASS. Format, metrics and tiers: golden/FORMAT.md.
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
 
 #include <cstdio>
@@ -12,6 +12,7 @@
 
 #include "tools/args.h"
 #include "tools/common.h"
+#include "tools/compare.h"
 #include "tools/golden.h"
 
 using namespace gemma4;
@@ -37,19 +38,119 @@ static int Golden(int argc, char** argv) {
   return report.pass() ? 0 : 1;
 }
 
+static int Compare(int argc, char** argv) {
+  std::string golden_path, logits_path, prompt, tier_name = "f32";
+  std::vector<std::string> captures;
+  tools::ArgParser args("gemma4-eval compare",
+                        "Judge another engine's logits (and capture points) against a golden file.\n"
+                        "FILE: .npy, .safetensors[:TENSOR], or raw little-endian f32 (llama.cpp's check-nmse .bin).");
+  args.option("-g, --golden", "FILE", &golden_path, "golden.safetensors")
+      .option("--logits", "FILE", &logits_path, "the engine's logits: [T,V] for every prompt position, or [V] for the last")
+      .option("--capture", "NAME=FILE", &captures, "another capture point, e.g. hidden_states=h.npy (repeatable)")
+      .option("--prompt", "NAME", &prompt, "the golden prompt they belong to (default: the one whose length matches)")
+      .option("--tier", "TIER", &tier_name, "f32 (default), bf16, q8 or q4: see golden/FORMAT.md");
+  if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval compare --help)");
+  if (golden_path.empty() || logits_path.empty()) throw Error("--golden and --logits are required");
+  const compare::Tier tier = compare::ParseTier(tier_name);
+  const golden::GoldenFile g(golden_path);
+  const size_t V = size_t(g.get(g.prompts.at(0), "logits").shape.back());
+
+  std::vector<std::string> names = {"logits"};
+  if (!prompt.empty()) names.insert(names.begin(), prompt + ".logits");
+  const compare::Array logits = compare::LoadArray(logits_path, names);
+  if (logits.data.size() % V) throw Error(Str(logits.source, ": ", logits.data.size(), " values are not rows of V = ", V));
+  const size_t rows = logits.data.size() / V;
+  if (prompt.empty()) {
+    for (const std::string& p : g.prompts)
+      if (size_t(g.get(p, "logits").shape[0]) == rows) {
+        if (!prompt.empty()) throw Error(Str(rows, " rows match several golden prompts: say which with --prompt"));
+        prompt = p;
+      }
+    if (prompt.empty()) throw Error(Str(logits.source, ": ", rows, " rows of logits match no golden prompt's length; use --prompt"));
+  }
+  const std::vector<float> ref_logits = g.floats(prompt, "logits");
+  const size_t T = ref_logits.size() / V;
+  if (rows != T && rows != 1) throw Error(Str(logits.source, ": ", rows, " rows, but prompt ", prompt, " has ", T, " positions"));
+
+  golden::Report report;
+  report.rows.push_back(compare::CompareAt(Str(prompt, ".logits", rows == 1 ? "[last]" : ""), logits.data.data(),
+                                           ref_logits.data() + (T - rows) * V, rows * V, V, true, tier, g));
+  for (const std::string& spec : captures) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos) throw Error(Str("--capture ", spec, ": expected NAME=FILE"));
+    const std::string name = spec.substr(0, eq);
+    const Tensor& ref_t = g.get(prompt, name);
+    const std::vector<float> ref = g.floats(prompt, name);
+    const compare::Array a = compare::LoadArray(spec.substr(eq + 1), {prompt + "." + name, name});
+    if (a.data.size() != ref.size())
+      throw Error(Str(a.source, ": ", a.data.size(), " values, but golden ", prompt, ".", name, " ", ShapeString(ref_t.shape),
+                      " has ", ref.size()));
+    const size_t row = size_t(ref_t.shape.back());
+    const bool is_logits = name.size() >= 6 && name.compare(name.size() - 6, 6, "logits") == 0;
+    if (name == "hidden_states") {  // one row per layer: the report shows the first layer that breaks
+      const size_t per_layer = ref.size() / size_t(ref_t.shape[0]);
+      for (int64_t i = 0; i < ref_t.shape[0]; ++i)
+        report.rows.push_back(compare::CompareAt(Str(prompt, ".hidden_states[", i, "]"), a.data.data() + size_t(i) * per_layer,
+                                                 ref.data() + size_t(i) * per_layer, per_layer, row, false, tier, g));
+    } else {
+      report.rows.push_back(compare::CompareAt(prompt + "." + name, a.data.data(), ref.data(), ref.size(), row, is_logits, tier, g));
+    }
+  }
+  golden::PrintReport(report, stdout, " [tier " + tier_name + "]");
+  return report.pass() ? 0 : 1;
+}
+
+static int Dump(int argc, char** argv) {
+  std::string model_path, out_path;
+  std::vector<std::string> prompt_ids;
+  long greedy = 16, threads = 0;
+  tools::ArgParser args("gemma4-eval dump",
+                        "Write this engine's capture points for a model as a golden file (golden/FORMAT.md), with\n"
+                        "tolerances from its own spread across SIMD targets (so it runs once per target).");
+  args.option("-m, --model", "PATH", &model_path, "checkpoint (default: the embedded tiny golden model)")
+      .option("--prompt-ids", "IDS", &prompt_ids, "a prompt as comma-separated ids (repeatable: prompts p0, p1, ...)")
+      .option("--greedy", "N", &greedy, "greedy continuation length (default 16, 0 = none)")
+      .option("-o, --out", "FILE", &out_path, "the golden file to write (.safetensors)")
+      .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)");
+  if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval dump --help)");
+  if (out_path.empty() || prompt_ids.empty()) throw Error("--out and at least one --prompt-ids are required");
+  if (greedy < 0) throw Error("--greedy must be >= 0");
+  tools::ConfigureOps(threads, "");
+  auto lm = tools::LoadModel(model_path);
+  std::vector<std::pair<std::string, std::vector<int32_t>>> prompts;
+  for (size_t i = 0; i < prompt_ids.size(); ++i)
+    prompts.emplace_back("p" + std::to_string(i), tools::ParseIdList("--prompt-ids", prompt_ids[i]));
+  const Capture tensors = compare::CaptureGolden(*lm, prompts, size_t(greedy));
+  const compare::Spread spread = compare::MeasureSpread(*lm, prompts, size_t(greedy), tensors);
+  const nlohmann::json meta = compare::GoldenMetadata(*lm, model_path.empty() ? tools::kEmbeddedModelName : model_path,
+                                                      prompts, size_t(greedy), spread);
+  std::vector<Tensor> views;
+  for (const auto& [name, e] : tensors.entries) views.push_back(tensors.view(name));
+  WriteSafetensors(out_path, views, {{"golden", meta.dump()}});
+  std::printf("wrote %s: %zu tensors, %zu prompts; tolerance logits %.3g, hidden %.3g (spread over %zu SIMD targets)\n",
+              out_path.c_str(), views.size(), prompts.size(), meta["tolerance"]["logits_max_abs"].get<double>(),
+              meta["tolerance"]["hidden_max_abs"].get<double>(), spread.targets.size());
+  return 0;
+}
+
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-eval", [&] {
     const std::string usage =
         "usage: gemma4-eval COMMAND [options]\n"
         "commands:\n"
         "  golden   compare a model with a golden file, capture point by capture point\n"
+        "  compare  judge another engine's logits / capture points against a golden file\n"
+        "  dump     write a model's capture points as a golden file\n"
         "run 'gemma4-eval COMMAND --help' for a command's options\n";
     const std::string command = argc > 1 ? argv[1] : "";
     if (command == "golden") return Golden(argc, argv);
+    if (command == "compare") return Compare(argc, argv);
+    if (command == "dump") return Dump(argc, argv);
     if (command == "-h" || command == "--help") {
       std::fputs(usage.c_str(), stdout);
       return 0;
     }
-    throw Error(command.empty() ? "no command given (golden)" : Str("unknown command \"", command, "\" (golden)"));
+    throw Error(command.empty() ? "no command given (golden, compare, dump)"
+                                : Str("unknown command \"", command, "\" (golden, compare, dump)"));
   });
 }

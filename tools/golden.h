@@ -75,12 +75,45 @@ struct Comparison {
   double nmse = 0;          // Σ(ours − ref)² / Σ(ref − mean ref)²
   double cosine = 1;
   double top1 = -1;         // fraction of rows with the same argmax (logits only; −1: not applicable)
+  double top5 = -1;         // fraction of rows where the reference's argmax is in our top 5 (logits only)
+  double kl = -1;           // mean KL(softmax ref ‖ softmax ours) over rows, nats (logits only)
+  double kl_max = -1;
   double tol_abs = 0;       // the bound max_abs must meet
   double tol_nmse = -1;     // the bound nmse must meet (−1: none)
   bool exact = false;       // ids: must be identical
   bool pass = true;
   std::string first_bad;    // where the tolerance first breaks ("row 3, element 17")
 };
+
+// Softmax statistics of logits rows: top-5 agreement and KL(softmax ref ‖ softmax cand).
+inline void LogitStatistics(const float* cand, const float* ref, size_t rows, size_t V, Comparison& c) {
+  size_t in_top5 = 0;
+  double kl_sum = 0;
+  c.kl_max = 0;
+  std::vector<double> lp_ref(V), lp_cand(V);
+  auto log_softmax = [V](const float* x, std::vector<double>& out) {
+    double max = x[0], sum = 0;
+    for (size_t i = 1; i < V; ++i) max = std::max(max, double(x[i]));
+    for (size_t i = 0; i < V; ++i) sum += std::exp(double(x[i]) - max);
+    for (size_t i = 0; i < V; ++i) out[i] = double(x[i]) - max - std::log(sum);
+  };
+  for (size_t r = 0; r < rows; ++r) {
+    const float* a = cand + r * V;
+    const float* b = ref + r * V;
+    const size_t best = ops::scalar::Argmax(b, V);
+    size_t above = 0;  // candidate logits strictly above the candidate's value at the reference's best
+    for (size_t i = 0; i < V; ++i) above += a[i] > a[best];
+    in_top5 += above < 5;
+    log_softmax(a, lp_cand);
+    log_softmax(b, lp_ref);
+    double kl = 0;
+    for (size_t i = 0; i < V; ++i) kl += std::exp(lp_ref[i]) * (lp_ref[i] - lp_cand[i]);
+    kl_sum += kl;
+    c.kl_max = std::max(c.kl_max, kl);
+  }
+  c.top5 = rows ? double(in_top5) / double(rows) : 1.0;
+  c.kl = rows ? kl_sum / double(rows) : 0.0;
+}
 
 inline Comparison CompareFloats(const std::string& name, const float* ours, const float* ref, size_t n, size_t row,
                                 double tol_abs, double tol_nmse, bool want_top1) {
@@ -117,6 +150,7 @@ inline Comparison CompareFloats(const std::string& name, const float* ours, cons
       c.pass = c.pass && ok;
     }
     c.top1 = double(same) / double(n / row);
+    LogitStatistics(ours, ref, n / row, row, c);
   }
   return c;
 }
@@ -255,34 +289,42 @@ inline Report CheckTarget(const Gemma4ForCausalLM& lm, const GoldenFile& g) {
 }
 
 // The table, then one last line that starts with PASS or FAIL and gives the worst figures.
-inline void PrintReport(const Report& report, std::FILE* out) {
-  std::fprintf(out, "%-38s %8s %12s %12s %10s %8s %12s  %s\n", "capture point", "count", "max_abs", "nmse", "cosine",
-               "top1", "tolerance", "result");
+inline void PrintReport(const Report& report, std::FILE* out, const std::string& label = "") {
+  std::fprintf(out, "%-38s %8s %11s %11s %10s %7s %7s %10s %11s  %s\n", "capture point", "count", "max_abs", "nmse",
+               "cosine", "top1", "top5", "kl", "tolerance", "result");
   double worst_ratio = 0;
   const Comparison* worst = nullptr;
   size_t failed = 0;
   for (const Comparison& c : report.rows) {
     if (c.exact) {
-      std::fprintf(out, "%-38s %8zu %12s %12s %10s %8.4f %12s  %s%s%s\n", c.name.c_str(), c.count, "-", "-", "-", c.top1,
-                   "exact", c.pass ? "ok" : "FAIL", c.first_bad.empty() ? "" : " at ", c.first_bad.c_str());
+      std::fprintf(out, "%-38s %8zu %11s %11s %10s %7.4f %7s %10s %11s  %s%s%s\n", c.name.c_str(), c.count, "-", "-",
+                   "-", c.top1, "-", "-", "exact", c.pass ? "ok" : "FAIL", c.first_bad.empty() ? "" : " at ",
+                   c.first_bad.c_str());
     } else {
-      char top1[16] = "-";
+      char top1[16] = "-", top5[16] = "-", kl[16] = "-", tol[16] = "-";
       if (c.top1 >= 0) std::snprintf(top1, sizeof top1, "%.4f", c.top1);
-      std::fprintf(out, "%-38s %8zu %12.4e %12.4e %10.7f %8s %12.4e  %s%s%s\n", c.name.c_str(), c.count, c.max_abs,
-                   c.nmse, c.cosine, top1, c.tol_abs, c.pass ? "ok" : "FAIL", c.pass ? "" : " at ",
+      if (c.top5 >= 0) std::snprintf(top5, sizeof top5, "%.4f", c.top5);
+      if (c.kl >= 0) std::snprintf(kl, sizeof kl, "%.3e", c.kl);
+      if (c.tol_abs > 0) std::snprintf(tol, sizeof tol, "%.4e", c.tol_abs);
+      std::fprintf(out, "%-38s %8zu %11.4e %11.4e %10.7f %7s %7s %10s %11s  %s%s%s\n", c.name.c_str(), c.count,
+                   c.max_abs, c.nmse, c.cosine, top1, top5, kl, tol, c.pass ? "ok" : "FAIL", c.pass ? "" : " at ",
                    c.pass ? "" : c.first_bad.c_str());
       const double ratio = c.tol_abs > 0 ? c.max_abs / c.tol_abs : 0;
       if (!worst || ratio > worst_ratio) worst_ratio = ratio, worst = &c;
     }
     failed += !c.pass;
   }
-  if (report.pass())
-    std::fprintf(out, "PASS %zu/%zu capture points; worst max_abs %.3e (%s) = %.3f of its tolerance\n",
-                 report.rows.size(), report.rows.size(), worst ? worst->max_abs : 0.0, worst ? worst->name.c_str() : "-",
-                 worst_ratio);
-  else
-    std::fprintf(out, "FAIL %zu of %zu capture points; worst max_abs %.3e (%s) = %.3f of its tolerance\n", failed,
-                 report.rows.size(), worst ? worst->max_abs : 0.0, worst ? worst->name.c_str() : "-", worst_ratio);
+  // last line: PASS or FAIL, then the worst element-wise ratio and the worst logits statistics
+  std::string worst_text;
+  if (worst && worst_ratio > 0)
+    worst_text = Str("; worst max_abs ", worst->max_abs, " (", worst->name, ") = ", worst_ratio, " of its tolerance");
+  double min_top1 = 2, max_kl = -1;
+  for (const Comparison& c : report.rows)
+    if (c.kl >= 0) min_top1 = std::min(min_top1, c.top1), max_kl = std::max(max_kl, c.kl);
+  if (max_kl >= 0) worst_text += Str("; logits top1 >= ", min_top1, ", mean KL <= ", max_kl);
+  std::fprintf(out, "%s%s %zu of %zu capture points %s%s\n", report.pass() ? "PASS" : "FAIL", label.c_str(),
+               report.pass() ? report.rows.size() : failed, report.rows.size(), report.pass() ? "agree" : "disagree",
+               worst_text.c_str());
 }
 
 }  // namespace gemma4::golden
