@@ -7,6 +7,7 @@ packages=(
   libhwy-dev                                       # Highway 1.0.3: portable SIMD with run-time dispatch
   nlohmann-json3-dev                               # JSON: config.json, safetensors headers
   catch2                                           # Catch2 2.13: the tests
+  python3-numpy python3-matplotlib jupyter-nbconvert python3-ipykernel   # notebooks/
 )
 missing=()
 for p in "${packages[@]}"; do
