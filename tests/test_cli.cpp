@@ -247,3 +247,35 @@ TEST_CASE("gemma4-eval compare refuses mismatched input in one line", "[cli][com
   }
   std::remove(file.c_str());
 }
+
+TEST_CASE("gemma4-eval ppl: perplexity, a base file, KL against it, one-line errors", "[cli][ppl]") {
+  const std::string ids = TempPath("ids.txt"), base = TempPath("base.safetensors");
+  {
+    FILE* f = std::fopen(ids.c_str(), "w");
+    REQUIRE(f != nullptr);
+    for (int i = 0; i < 120; ++i) std::fprintf(f, "%d%s", (i * 37 + 11) % 512, i % 10 == 9 ? "\n" : ", ");
+    std::fclose(f);
+  }
+  Result r = Run(kEval + " ppl --ids-file " + ids + " -c 32 --save-base " + base);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("scored 119"));
+  CHECK_THAT(LastLine(r.out), Catch::StartsWith("ppl "));
+  r = Run(kEval + " ppl --ids-file " + ids + " -c 32 --kl-base " + base + " -t 1");
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("KL mean 0 max 0 | top-1 agreement 100.00%"));
+  r = Run(kEval + " ppl --model " + kGolden + "/moe_26b_like --ids-file " + ids + " -c 32 --kl-base " + base);
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, !Catch::Contains("KL mean 0 "));
+  for (const std::string& args : std::vector<std::string>{" --ids-file /no/such", " --ids-file " + ids + " -c 16 --kl-base " + base,
+                                  " --ids-file " + ids + " --kl-base " + ids, " --ids-file " + ids + " --stride 99 -c 32"}) {
+    r = Run(kEval + " ppl" + args);
+    INFO(args << " → " << r.out);
+    CHECK(r.status != 0);
+    CHECK(Lines(r.out) == 1);
+  }
+  std::remove(ids.c_str());
+  std::remove(base.c_str());
+}
