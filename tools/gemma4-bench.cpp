@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <mutex>
 #include <random>
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
     tools::ArgParser args("gemma4-bench", "Measure prefill and decode speed.");
     args.option("-m, --model", "PATH", &model_path, "checkpoint directory")
         .option("--random", "PRESET", &random, "random weights in a released shape: e2b, e4b, 26b-a4b, 31b")
-        .option("--dtype", "TYPE", &dtype_name, "weight dtype of --random models: f32, bf16 (default), f16")
+        .option("--dtype", "TYPE", &dtype_name, "weight dtype of --random models: f32, bf16 (default), f16, q8_0, q4_0")
         .option("--layers", "N", &layers, "--random: keep only the first N layers (0 = all)")
         .option("-p, --n-prompt", "N", &prompt_tokens, "prompt tokens to prefill (default 128)")
         .option("-n, --n-gen", "N", &decode_tokens, "tokens to decode (default 32)")
@@ -111,8 +112,10 @@ int main(int argc, char** argv) {
         config["num_hidden_layers"] = layers;
         config["num_kv_shared_layers"] = std::min<long>(config["num_kv_shared_layers"].get<long>(), layers / 2);
       }
-      const DType dtype = dtype_name == "f32" ? DType::F32 : dtype_name == "f16" ? DType::F16 : DType::BF16;
-      if (dtype_name != "f32" && dtype_name != "f16" && dtype_name != "bf16") throw Error("--dtype: f32, bf16 or f16");
+      const std::map<std::string, DType> dtypes = {{"f32", DType::F32}, {"bf16", DType::BF16}, {"f16", DType::F16},
+                                                   {"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}};
+      if (!dtypes.count(dtype_name)) throw Error("--dtype: f32, bf16, f16, q8_0 or q4_0");
+      const DType dtype = dtypes.at(dtype_name);
       lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, dtype, 1234));
     } else {
       lm = tools::LoadModel(model_path);
