@@ -133,9 +133,9 @@ struct Gemma4AssistantMaskedEmbedder {
     }
   }
 
-  // hn [Ha] → logits [V]. centroid_logits: [C] scratch, selected: [Kc·V/C] scratch.
+  // hn [Ha] → logits [V]. Scratch: centroid_logits [C], selected [Kc·V/C], rows [Kc·V/C, Ha] stored dtype.
   void forward(const float* hn, const Linear& lm_head, float* logits, std::vector<float>& centroid_logits,
-               std::vector<float>& selected) const {
+               std::vector<float>& selected, std::vector<uint8_t>& rows) const {
     const size_t C = size_t(num_centroids), K = size_t(centroid_intermediate_top_k), per = size_t(vocab_size) / C;
     centroid_logits.resize(C);
     centroids.forward(hn, 1, centroid_logits.data());
@@ -145,17 +145,17 @@ struct Gemma4AssistantMaskedEmbedder {
     std::partial_sort(order.begin(), order.begin() + long(K), order.end(), [&](size_t a, size_t b) {
       return centroid_logits[a] > centroid_logits[b] || (centroid_logits[a] == centroid_logits[b] && a < b);
     });
-    // selected_logits = hn · E[token]ᵀ for each token of the chosen clusters (one row of E each)
+    // selected_logits = hn · E[token]ᵀ for each token of the chosen clusters: their rows of E gathered
+    // (in the stored dtype) into one [Kc·V/C, Ha] matrix, so it is one matmul
     const Tensor& E = lm_head.weight.tensor;
-    selected.resize(K * per);
-    float min_selected = INFINITY;
+    const size_t n = K * per, row = E.row_bytes();
+    rows.resize(n * row);
     for (size_t j = 0; j < K; ++j)
-      for (size_t i = 0; i < per; ++i) {
-        const int32_t token = token_ordering[order[j] * per + i];
-        ops::MatMul(hn, 1, size_t(hidden_size), E.bytes() + size_t(token) * E.row_bytes(), E.dtype, 1,
-                    &selected[j * per + i]);
-        min_selected = std::min(min_selected, selected[j * per + i]);
-      }
+      for (size_t i = 0; i < per; ++i)
+        std::memcpy(rows.data() + (j * per + i) * row, E.bytes() + size_t(token_ordering[order[j] * per + i]) * row, row);
+    selected.resize(n);
+    ops::MatMul(hn, 1, size_t(hidden_size), rows.data(), E.dtype, n, selected.data());
+    const float min_selected = *std::min_element(selected.begin(), selected.end());
     // mask_value = selected_logits.min() − 1, then the exact logits scattered to their token ids
     std::fill(logits, logits + vocab_size, min_selected - 1.0f);
     for (size_t j = 0; j < K; ++j)
@@ -169,6 +169,7 @@ struct AssistantState {
   std::vector<float> inputs_embeds;    // [2·Hb]: scaled target embedding, then the hidden state
   std::vector<float> centroid_logits;  // [C]
   std::vector<float> selected;         // [Kc·V/C]
+  std::vector<uint8_t> rows;           // [Kc·V/C, Ha] the selected rows of the head, stored dtype
 };
 
 struct Gemma4AssistantForCausalLM {
@@ -269,7 +270,7 @@ struct Gemma4AssistantForCausalLM {
     model.norm.forward(s.x.data(), 1, s.x.data());
     post_projection.forward(s.x.data(), 1, h_out);
     if (config.use_ordered_embeddings)
-      masked_embedding.forward(s.x.data(), lm_head, logits, st.centroid_logits, st.selected);
+      masked_embedding.forward(s.x.data(), lm_head, logits, st.centroid_logits, st.selected, st.rows);
     else
       lm_head.forward(s.x.data(), 1, logits);
   }
