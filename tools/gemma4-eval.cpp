@@ -1,6 +1,7 @@
 // gemma4-eval — hold a model against golden reference outputs.
 //
 //   gemma4-eval golden  --model DIR --golden FILE          our engine vs a golden file
+//   gemma4-eval golden  --model DIR --draft DIR [--golden FILE]   an MTP drafter's first round on its target
 //   gemma4-eval compare --golden FILE --logits FILE ...    another engine's outputs vs a golden file
 //   gemma4-eval dump    --model DIR --prompt-ids ... --out FILE   our outputs, as a golden file
 //   gemma4-eval ppl     --model DIR --ids-file FILE [--kl-base FILE]   perplexity, KL against a base run
@@ -21,22 +22,26 @@
 using namespace gemma4;
 
 static int Golden(int argc, char** argv) {
-  std::string model_path, golden_path, simd;
+  std::string model_path, golden_path, draft_path, simd;
   long threads = 0;
-  tools::ArgParser args("gemma4-eval golden", "Compare a model with a golden file (golden/README.md).");
+  tools::ArgParser args("gemma4-eval golden", "Compare a model (or a drafter on its target) with a golden file (golden/README.md).");
   args.option("-m, --model", "PATH", &model_path, "checkpoint directory (default: the embedded tiny golden model)")
+      .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint: check its first drafting round on --model")
       .option("-g, --golden", "FILE", &golden_path, "golden.safetensors (default: <model>/golden.safetensors)")
       .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
       .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval golden --help)");
   if (golden_path.empty()) {
-    if (model_path.empty()) throw Error("--golden FILE is needed with the embedded model");
-    golden_path = model_path + "/golden.safetensors";
+    if (model_path.empty() && draft_path.empty()) throw Error("--golden FILE is needed with the embedded model");
+    golden_path = (draft_path.empty() ? model_path : draft_path) + "/golden.safetensors";
   }
   tools::ConfigureOps(threads, simd);
   auto lm = tools::LoadModel(model_path);
   const golden::GoldenFile g(golden_path);
-  const golden::Report report = golden::CheckTarget(*lm, g);
+  const golden::Report report =
+      draft_path.empty() ? golden::CheckTarget(*lm, g)
+                         : golden::CheckDrafter(*lm, *Gemma4AssistantForCausalLM::from_pretrained(draft_path), g,
+                                                golden::TargetHiddenTolerance(model_path));
   golden::PrintReport(report, stdout);
   return report.pass() ? 0 : 1;
 }
