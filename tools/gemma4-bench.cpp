@@ -82,10 +82,45 @@ static double MeasureMatvecBandwidth() {
   return best;
 }
 
+// Speculative decoding's ceiling: verifying k drafted tokens is one forward of k + 1 tokens at the same
+// context; its cost relative to one decode step bounds any MTP speedup (k accepted tokens cost that much).
+// Each measurement is best-of-reps, from the same context, rolled back after every forward.
+static int VerifyCost(const Gemma4ForCausalLM& lm, const std::string& name, long context, long reps, bool as_json) {
+  const size_t V = size_t(lm.config.vocab_size), kMax = 8;
+  std::mt19937 rng(7);
+  std::vector<int32_t> prompt(static_cast<size_t>(context)), batch(kMax + 1);
+  for (int32_t& id : prompt) id = int32_t(rng() % V);
+  for (int32_t& id : batch) id = int32_t(rng() % V);
+  Session session(lm, std::max<size_t>(size_t(context), kMax + 2), size_t(context) + kMax + 1);
+  session.prefill(prompt.data(), prompt.size());
+  std::vector<double> ms(kMax + 1, 1e30);  // ms[k]: a forward of k + 1 tokens (k = 0: one decode step)
+  for (long r = 0; r < reps; ++r)
+    for (size_t k = 0; k <= kMax; ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      lm.forward(batch.data(), k + 1, session.cache, session.state, session.logits.data(), /*all_rows=*/true);
+      ms[k] = std::min(ms[k], tools::Seconds(t0) * 1e3);
+      session.cache.truncate(size_t(context));
+    }
+  if (as_json) {
+    nlohmann::json j = {{"model", name}, {"simd", ops::TargetName()}, {"threads", ops::Pool().NumThreads()},
+                        {"context", context}, {"repetitions", reps}, {"decode_ms", ms[0]}, {"verify", nlohmann::json::array()}};
+    for (size_t k = 1; k <= kMax; ++k) j["verify"].push_back({{"k", k}, {"ms", ms[k]}, {"relative", ms[k] / ms[0]}});
+    std::printf("%s\n", j.dump(1).c_str());
+    return 0;
+  }
+  std::printf("model %s | SIMD %s, %zu threads | context %ld | best of %ld\n", name.c_str(), ops::TargetName(),
+              ops::Pool().NumThreads(), context, reps);
+  std::printf("%-8s %10s %10s %16s\n", "drafted", "tokens", "ms", "x decode step");
+  std::printf("%-8s %10d %10.3f %16.3f\n", "decode", 1, ms[0], 1.0);
+  for (size_t k = 1; k <= kMax; ++k) std::printf("%-8zu %10zu %10.3f %16.3f\n", k, k + 1, ms[k], ms[k] / ms[0]);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-bench", [&] {
     std::string model_path, random, dtype_name = "bf16", simd;
     long prompt_tokens = 128, decode_tokens = 32, threads = 0, reps = 3, layers = 0;
+    bool verify_cost = false, as_json = false;
     tools::ArgParser args("gemma4-bench", "Measure prefill and decode speed.");
     args.option("-m, --model", "PATH", &model_path, "checkpoint directory")
         .option("--random", "PRESET", &random, "random weights in a released shape: e2b, e4b, 26b-a4b, 31b")
@@ -95,8 +130,12 @@ int main(int argc, char** argv) {
         .option("-n, --n-gen", "N", &decode_tokens, "tokens to decode (default 32)")
         .option("-r, --repetitions", "N", &reps, "repetitions; the best is reported (default 3)")
         .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
-        .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
+        .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar")
+        .flag("--verify-cost", &verify_cost, "speculative decoding: cost of verifying k = 1..8 drafted tokens (one forward "
+                                             "of k+1 at context -p) relative to one decode step")
+        .flag("--json", &as_json, "--verify-cost: print JSON instead of the table");
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-bench --help)");
+    if (as_json && !verify_cost) throw Error("--json goes with --verify-cost");
     if (prompt_tokens < 1 || decode_tokens < 1 || reps < 1) throw Error("-p, -n and -r must be >= 1");
     tools::ConfigureOps(threads, simd);
 
@@ -122,6 +161,10 @@ int main(int argc, char** argv) {
     }
     const double load_s = tools::Seconds(t_load);
     const size_t V = size_t(lm->config.vocab_size);
+    if (verify_cost)
+      return VerifyCost(*lm, !random.empty() ? "random " + random + " " + dtype_name
+                                             : (model_path.empty() ? tools::kEmbeddedModelName : model_path),
+                        prompt_tokens, reps, as_json);
 
     std::mt19937 rng(42);
     std::vector<int32_t> prompt(static_cast<size_t>(prompt_tokens));

@@ -110,6 +110,35 @@ inline Checkpoint RandomCheckpoint(const nlohmann::json& config_json, DType dtyp
   return ckpt;
 }
 
+// A random MTP drafter for a "gemma4_assistant" config.json (text_config, backbone_hidden_size, …), as
+// Gemma4AssistantForCausalLM lays it out; with use_ordered_embeddings, token_ordering is a permutation of
+// the vocabulary drawn from `seed`.
+inline Checkpoint RandomAssistantCheckpoint(const nlohmann::json& config_json, DType dtype, uint64_t seed) {
+  Checkpoint ckpt;
+  ckpt.path = "<random assistant>";
+  ckpt.config = config_json;
+  Gemma4AssistantForCausalLM shape(ParseGemma4AssistantConfig(config_json, "<random assistant config>"));
+  RandomFiller filler{ckpt, dtype, seed, ""};
+  shape.visit(filler);
+  if (!shape.config.tie_word_embeddings) filler("lm_head", shape.lm_head);
+  if (shape.config.use_ordered_embeddings) {
+    const int64_t V = shape.config.text_config.vocab_size;
+    Tensor& t = filler.make("masked_embedding.token_ordering", {V}, DType::I64);
+    std::vector<int64_t> order(static_cast<size_t>(V));
+    for (int64_t i = 0; i < V; ++i) order[size_t(i)] = i;
+    uint64_t state = seed;
+    for (int64_t i = V - 1; i > 0; --i) {  // Fisher–Yates with splitmix64
+      uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      z ^= z >> 31;
+      std::swap(order[size_t(i)], order[size_t(z % uint64_t(i + 1))]);
+    }
+    std::memcpy(const_cast<uint8_t*>(t.bytes()), order.data(), order.size() * 8);
+  }
+  return ckpt;
+}
+
 }  // namespace gemma4::tools
 
 #endif  // GEMMA4_TOOLS_RANDOM_MODEL_H_
