@@ -182,6 +182,47 @@ TEST_CASE("decode agrees with prefill on random configurations of the architectu
   }
 }
 
+TEST_CASE("Q8_0 and Q4_0 models compute exactly the f32 model of their dequantized weights", "[model][quant]") {
+  // Dimensions are multiples of the 32-weight block; every matrix and table (embeddings, PLE, experts) is
+  // quantized by llama.cpp's reference quantizer.
+  const nlohmann::json base = {{"hidden_size", 64}, {"intermediate_size", 96}, {"head_dim", 16}, {"global_head_dim", 32}};
+  const std::vector<nlohmann::json> variants = {
+      {{"num_kv_shared_layers", 2}, {"use_double_wide_mlp", true}, {"hidden_size_per_layer_input", 32},
+       {"vocab_size_per_layer_input", 96}},
+      {{"enable_moe_block", true}, {"num_experts", 4}, {"top_k_experts", 2}, {"moe_intermediate_size", 32},
+       {"tie_word_embeddings", false}},
+  };
+  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+    for (size_t i = 0; i < variants.size(); ++i) {
+      INFO(DTypeName(t) << " variant " << i << ": " << variants[i].dump());
+      nlohmann::json config = SmallConfig(base);
+      config.update(variants[i]);
+      Checkpoint quantized = tools::RandomCheckpoint(config, t, 31 + i);
+      Checkpoint widened = quantized;  // the same tensors, block types dequantized to f32
+      size_t blocks = 0;
+      for (auto& [name, tensor] : widened.tensors) {
+        if (!ops::IsBlockType(tensor.dtype)) continue;
+        ++blocks;
+        auto f32 = std::make_shared<std::vector<float>>(size_t(tensor.numel()));
+        ops::scalar::DequantizeRow(tensor.data, tensor.dtype, f32->size(), f32->data());
+        tensor.dtype = DType::F32;
+        tensor.data = f32->data();
+        tensor.nbytes = f32->size() * 4;
+        widened.owners.push_back(f32);
+      }
+      REQUIRE(blocks >= 10);
+      auto lm_q = Gemma4ForCausalLM::from_checkpoint(quantized);
+      auto lm_f = Gemma4ForCausalLM::from_checkpoint(widened);
+      const std::vector<int32_t> ids = RandomIds(19, lm_q->config.vocab_size, uint32_t(i));
+      const std::vector<float> prefill = LogitsInChunks(*lm_q, ids, ids.size());
+      const std::vector<float> reference = LogitsInChunks(*lm_f, ids, ids.size());
+      REQUIRE(std::memcmp(prefill.data(), reference.data(), prefill.size() * sizeof(float)) == 0);
+      CHECK(MaxAbsDiff(LogitsInChunks(*lm_q, ids, 1), prefill) <= 1e-5f);
+      CHECK(MaxAbsDiff(LogitsInChunks(*lm_q, ids, 4), prefill) <= 1e-5f);
+    }
+  }
+}
+
 TEST_CASE("sliding-window layers hold at most W - 1 + max_tokens positions, whatever the context", "[model]") {
   auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
   const Gemma4TextConfig& c = lm->config;
