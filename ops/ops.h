@@ -90,8 +90,10 @@ static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DTy
     case DType::F32: return HWY_DYNAMIC_DISPATCH(MatMulF32)(x, T, K, static_cast<const float*>(w), N, out);
     case DType::BF16: return HWY_DYNAMIC_DISPATCH(MatMulBF16)(x, T, K, static_cast<const uint16_t*>(w), N, out);
     case DType::F16: return HWY_DYNAMIC_DISPATCH(MatMulF16)(x, T, K, static_cast<const uint16_t*>(w), N, out);
-    case DType::Q8_0: RowBytes(wtype, K); return HWY_DYNAMIC_DISPATCH(MatMulQ8_0)(x, T, K, bytes, N, out);
-    case DType::Q4_0: RowBytes(wtype, K); return HWY_DYNAMIC_DISPATCH(MatMulQ4_0)(x, T, K, bytes, N, out);
+    case DType::Q8_0: RowBytes(wtype, K);  // throws unless K is a whole number of blocks
+      return HWY_DYNAMIC_DISPATCH(MatMulQ8_0)(x, T, K, bytes, N, out);
+    case DType::Q4_0: RowBytes(wtype, K);
+      return HWY_DYNAMIC_DISPATCH(MatMulQ4_0)(x, T, K, bytes, N, out);
     default: throw std::invalid_argument(std::string("MatMul: unsupported weight dtype ") + DTypeName(wtype));
   }
 }

@@ -188,7 +188,8 @@ inline void DequantizeRow(const void* src, DType t, size_t n, float* dst) {
 // llama.cpp's quantize_row_q8_0_ref, so our files match llama.cpp's byte for byte:
 //   d = max|x| / 127, stored as f16 (round to nearest even);  q = round(x · (1/d)), halves away from zero.
 // 1/d is taken from the f32 d, not the stored f16, exactly as llama.cpp does. n must be a multiple of 32.
-// (This file is compiled as ISO C++, where GCC and Clang do not contract a·b + c into an FMA.)
+// (The scalar code is built for the baseline instruction set, without FMA, since the project never uses
+// -march=native; so Q4_0's x·id + 8.5 is rounded twice, as in llama.cpp's own x86-64 build.)
 inline void QuantizeRowQ8_0(const float* x, size_t n, void* dst) {
   const size_t blocks = RowBytes(DType::Q8_0, n) / sizeof(BlockQ8_0);
   for (size_t ib = 0; ib < blocks; ++ib) {
