@@ -128,7 +128,8 @@ struct SpeculativeStats {
 };
 
 // Prefills `prompt`, then emits up to n_predict tokens through on_token (return false to stop; generation
-// also stops after an EOS token of the target's config). draft_max: tokens per draft (llama.cpp's
+// also stops after an EOS token of the target's config; penalties see `prompt` and what follows, not
+// earlier turns the session holds). draft_max: tokens per draft (llama.cpp's
 // --spec-draft-n-max). The session's max_tokens must be ≥ draft_max + 2: the verify batch is draft_max + 1
 // and the drafter's sliding layers read W + 1 positions of a ring that keeps W − 1 + max_tokens.
 // Afterwards the cache holds the prompt and every emitted token but the last, as after plain decoding.
@@ -143,6 +144,7 @@ inline SpeculativeStats SpeculativeGenerate(Session& session, DraftSource& draft
   const size_t V = session.vocab_size(), H = size_t(lm.config.hidden_size);
   SpeculativeStats stats;
   std::vector<int32_t> history = prompt;
+  const size_t start = session.position();  // a session may already hold earlier turns
   const float* logits = session.prefill(prompt.data(), prompt.size());
   if (n_predict == 0) return stats;
   // the final-norm hidden state of the prompt's last token: the last chunk's row (chunks of max_tokens)
@@ -197,7 +199,7 @@ inline SpeculativeStats SpeculativeGenerate(Session& session, DraftSource& draft
     }
   }
   // as after plain decoding: every emitted token but the last is in the cache
-  session.cache.truncate(prompt.size() + stats.generated - 1);
+  session.cache.truncate(start + prompt.size() + stats.generated - 1);
   return stats;
 }
 

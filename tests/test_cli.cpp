@@ -291,6 +291,9 @@ TEST_CASE("gemma4-eval golden --draft checks a drafter on its target", "[cli][sp
   CHECK(r.status != 0);
   CHECK(Lines(r.out) == 1);
   CHECK_THAT(r.out, Catch::Contains("KV heads"));
+  r = Run(kEval + " golden --draft " + kGolden + "/assistant");  // which target?
+  CHECK(r.status != 0);
+  CHECK_THAT(r.out, Catch::Contains("--model"));
 }
 
 TEST_CASE("gemma4-run --draft prints the same tokens as without, then the speculative statistics", "[cli][speculative]") {

@@ -245,6 +245,27 @@ TEST_CASE("greedy speculative decoding is token-identical to plain greedy, with 
   }
 }
 
+TEST_CASE("speculative decoding continues a session that already holds an earlier turn", "[speculative]") {
+  auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
+  const std::vector<int32_t> turn1 = {2, 71, 68, 408, 257}, turn2 = {303, 309, 365, 17};
+  Session plain(*lm, 8);
+  plain.prefill(turn1.data(), turn1.size());
+  const std::vector<int32_t> expected = GreedyGenerate(plain, turn2, 20);
+  MostlyRightDrafter right;
+  right.truth = expected, right.prompt_len = turn1.size() + turn2.size(), right.vocab = lm->config.vocab_size;
+  Session session(*lm, 8);
+  session.prefill(turn1.data(), turn1.size());
+  Sampler sampler(SamplingParams{});
+  std::vector<int32_t> got;
+  const SpeculativeStats st = SpeculativeGenerate(session, right, turn2, 20, 4, sampler, [&](int32_t t) {
+    got.push_back(t);
+    return true;
+  });
+  CHECK(got == expected);
+  CHECK(st.accepted > 0);
+  RequireSameCache(session.cache, plain.cache, lm->config);
+}
+
 TEST_CASE("speculative sampling draws from the target's distribution (chi-square, false failure <= 1e-6)",
           "[speculative]") {
   // A tiny target (V = 16) and a random MTP drafter for it. Temperature 0.5 sharpens the near-uniform

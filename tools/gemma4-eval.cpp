@@ -31,8 +31,10 @@ static int Golden(int argc, char** argv) {
       .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
       .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval golden --help)");
+  if (!draft_path.empty() && model_path.empty())
+    throw Error("--draft needs --model TARGET: the target's own golden.safetensors sets the hand-over tolerance");
   if (golden_path.empty()) {
-    if (model_path.empty() && draft_path.empty()) throw Error("--golden FILE is needed with the embedded model");
+    if (model_path.empty()) throw Error("--golden FILE is needed with the embedded model");
     golden_path = (draft_path.empty() ? model_path : draft_path) + "/golden.safetensors";
   }
   tools::ConfigureOps(threads, simd);
