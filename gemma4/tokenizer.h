@@ -250,6 +250,17 @@ class Tokenizer {
     return ids;
   }
 
+  // The words the pre-tokenizer makes of a normalized piece (HF: NormalizedString::split per Split step).
+  std::vector<std::string> pre_tokenize(const std::string& text) const {
+    std::vector<std::string> pieces{text};
+    for (const auto& step : spec_.pre_tokenizer) {
+      std::vector<std::string> next;
+      for (const std::string& p : pieces) split(p, step, next);
+      pieces.swap(next);
+    }
+    return pieces;
+  }
+
   // ids → bytes, all at once. skip_special: leave out special tokens (<bos>, <turn|>, ...).
   std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const {
     DecodeStream stream(*this, skip_special);
@@ -423,17 +434,6 @@ class Tokenizer {
     }
     out.push_back({text_start, text.size(), -1});
     return out;
-  }
-
-  // --- pre-tokenizer: Split, as HF's NormalizedString::split ------------------------------------------------
-  std::vector<std::string> pre_tokenize(const std::string& text) const {
-    std::vector<std::string> pieces{text};
-    for (const auto& step : spec_.pre_tokenizer) {
-      std::vector<std::string> next;
-      for (const std::string& p : pieces) split(p, step, next);
-      pieces.swap(next);
-    }
-    return pieces;
   }
 
   static void split(const std::string& text, const TokenizerSpec::SplitStep& step, std::vector<std::string>& out) {

@@ -112,7 +112,7 @@ inline void ParseDecoder(const json& j, const std::string& where, TokenizerSpec&
   } else if (type == "Strip") {
     const json& start = Field(j, "start", where);
     const json& stop = Field(j, "stop", where);
-    if (!start.is_number_unsigned() || !stop.is_number_unsigned())
+    if (!start.is_number_integer() || !stop.is_number_integer() || start.get<int64_t>() < 0 || stop.get<int64_t>() < 0)
       throw Error(Str(where, ": Strip start and stop must be whole numbers >= 0"));
     s.decoder.push_back({D::kStrip, Pattern(), String(j, "content", where), start.get<size_t>(), stop.get<size_t>()});
   } else {

@@ -177,8 +177,8 @@ int main(int argc, char** argv) {
       tools::g_interrupt = 0;
       tools::g_generating = 1;
       const GenerateResult r = generate(session, sampler, history, turn_ids, options, [&](int32_t id) {
-        if (text_out) {
-          std::fputs(stream->text(id).c_str(), stdout);
+        if (text_out) {  // (an id past the tokenizer's pieces, which a random model can emit, prints nothing)
+          if (size_t(id) < tok->size()) std::fputs(stream->text(id).c_str(), stdout);
         } else {
           std::printf("%s%d", id_line.empty() ? "" : ",", id);
           id_line = "x";
