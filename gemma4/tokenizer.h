@@ -29,6 +29,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -319,6 +320,7 @@ class Tokenizer {
       n = std::max(n, size_t(a.id) + 1);
     }
     pieces_.assign(n, "");
+    std::fill(std::begin(ascii_ids_), std::end(ascii_ids_), -1);
     special_.assign(n, false);
     piece_ids_.reserve(n);
     for (size_t id = 0; id < spec_.vocab.size(); ++id) {
@@ -327,7 +329,8 @@ class Tokenizer {
       if (!piece_ids_.emplace(p, int32_t(id)).second)
         throw Error(Str(src, ": the vocabulary has \"", p, "\" twice (ids ", piece_ids_[p], " and ", id, ")"));
       pieces_[id] = p;
-      if (utf8::SequenceLength(p.data(), p.size()) == p.size()) char_ids_[utf8::Decode(p.data(), p.size())] = int32_t(id);
+      if (p.size() == 1 && static_cast<unsigned char>(p[0]) < 0x80) ascii_ids_[size_t(p[0])] = int32_t(id);
+      else if (utf8::SequenceLength(p.data(), p.size()) == p.size()) char_ids_[utf8::Decode(p.data(), p.size())] = int32_t(id);
     }
     for (const auto& a : spec_.added_tokens) {
       if (a.content.empty()) continue;
@@ -339,13 +342,13 @@ class Tokenizer {
       special_[size_t(a.id)] = a.special;
       add_to_trie(a);
     }
-    merge_rank_.reserve(spec_.merges.size() * 2);
+    merge_rank_.reserve(spec_.merges.size());
     for (size_t r = 0; r < spec_.merges.size(); ++r) {
       const auto& [l, rt] = spec_.merges[r];
       const int32_t a = token_id(l), b = token_id(rt), c = token_id(l + rt);
       if (a < 0 || b < 0 || c < 0)
         throw Error(Str(src, ": merge ", r, " (\"", l, "\" \"", rt, "\") names a piece that is not in the vocabulary"));
-      merge_rank_.emplace(PairKey(a, b), Merge{int32_t(r), c});  // the first (lowest) rank wins
+      merge_rank_.insert(PairKey(a, b), Merge{int32_t(r), c});  // the first (lowest) rank wins
     }
     for (int b = 0; b < 256; ++b) {
       char name[8];
@@ -492,9 +495,43 @@ class Tokenizer {
 
   // --- BPE ------------------------------------------------------------------------------------------------
   struct Merge {
-    int32_t rank, id;
+    int32_t rank = -1, id = -1;  // rank -1: no merge
   };
   static uint64_t PairKey(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+
+  // (left id, right id) → merge: an open-addressing table, the hot lookup of encoding (one per candidate pair).
+  class MergeTable {
+   public:
+    void reserve(size_t n) {
+      size_t cap = 16;
+      while (cap < 2 * n) cap *= 2;
+      slots_.assign(cap, Slot{});
+      mask_ = cap - 1;
+    }
+    // Keeps the first (lowest-rank) merge of a pair.
+    void insert(uint64_t key, Merge m) {
+      for (size_t i = Hash(key) & mask_;; i = (i + 1) & mask_)
+        if (slots_[i].merge.rank < 0) {
+          slots_[i] = {key, m};
+          return;
+        } else if (slots_[i].key == key) {
+          return;
+        }
+    }
+    Merge find(uint64_t key) const {
+      for (size_t i = Hash(key) & mask_;; i = (i + 1) & mask_)
+        if (slots_[i].merge.rank < 0 || slots_[i].key == key) return slots_[i].merge;
+    }
+
+   private:
+    struct Slot {
+      uint64_t key = 0;
+      Merge merge;
+    };
+    static size_t Hash(uint64_t k) { return size_t((k * 0x9E3779B97F4A7C15ull) >> 20); }
+    std::vector<Slot> slots_;
+    size_t mask_ = 0;
+  };
 
   void push_unknown(const std::string& word, size_t at, size_t len, std::vector<int32_t>& ids, bool& last_unk) const {
     if (spec_.byte_fallback) {
@@ -534,8 +571,12 @@ class Tokenizer {
       if (len == 0) {
         len = 1;  // an invalid byte
       } else {
-        auto it = char_ids_.find(utf8::Decode(word.data() + i, len));
-        if (it != char_ids_.end()) id = it->second;
+        if (len == 1) {
+          id = ascii_ids_[static_cast<unsigned char>(word[i])];
+        } else {
+          auto it = char_ids_.find(utf8::Decode(word.data() + i, len));
+          if (it != char_ids_.end()) id = it->second;
+        }
       }
       sym.push_back({id, int32_t(sym.size()) - 1, int32_t(sym.size()) + 1, uint32_t(i), uint32_t(len)});
       i += len;
@@ -543,38 +584,47 @@ class Tokenizer {
     if (sym.empty()) return;
     sym.back().next = -1;
 
-    struct Candidate {
-      int32_t rank, left, right, left_id, right_id;
-      bool operator<(const Candidate& o) const {  // std heap is a max-heap: "less" = lower priority
-        return rank != o.rank ? rank > o.rank : left > o.left;
-      }
-    };
-    std::vector<Candidate> heap;
+    // Candidate pairs as one integer, rank then left position, so the smallest is the next merge (lowest
+    // rank, leftmost on ties). An entry is stale if its pair has changed since; then its rank no longer
+    // matches the pair now at that position (ranks are unique per pair), and it is skipped.
+    std::vector<uint64_t> heap;
     heap.reserve(sym.size());
+    auto rank_at = [&](int32_t left) {
+      const int32_t right = sym[size_t(left)].next;
+      if (right < 0 || sym[size_t(left)].id < 0 || sym[size_t(right)].id < 0) return Merge{};
+      return merge_rank_.find(PairKey(sym[size_t(left)].id, sym[size_t(right)].id));
+    };
+    auto key = [](int32_t rank, int32_t left) { return (uint64_t(uint32_t(rank)) << 32) | uint32_t(left); };
+    const auto later = std::greater<uint64_t>();  // min-heap
+    for (int32_t i = 0; i + 1 < int32_t(sym.size()); ++i) {
+      const Merge m = rank_at(i);
+      if (m.rank >= 0) heap.push_back(key(m.rank, i));
+    }
+    std::make_heap(heap.begin(), heap.end(), later);
     auto consider = [&](int32_t left) {
       if (left < 0) return;
-      const int32_t right = sym[size_t(left)].next;
-      if (right < 0 || sym[size_t(left)].id < 0 || sym[size_t(right)].id < 0) return;
-      auto it = merge_rank_.find(PairKey(sym[size_t(left)].id, sym[size_t(right)].id));
-      if (it == merge_rank_.end()) return;
-      heap.push_back({it->second.rank, left, right, sym[size_t(left)].id, sym[size_t(right)].id});
-      std::push_heap(heap.begin(), heap.end());
+      const Merge m = rank_at(left);
+      if (m.rank < 0) return;
+      heap.push_back(key(m.rank, left));
+      std::push_heap(heap.begin(), heap.end(), later);
     };
-    for (int32_t i = 0; i + 1 < int32_t(sym.size()); ++i) consider(i);
     while (!heap.empty()) {
-      std::pop_heap(heap.begin(), heap.end());
-      const Candidate c = heap.back();
+      std::pop_heap(heap.begin(), heap.end(), later);
+      const uint64_t top = heap.back();
       heap.pop_back();
-      Symbol& l = sym[size_t(c.left)];
-      if (l.len == 0 || l.next != c.right || l.id != c.left_id || sym[size_t(c.right)].id != c.right_id) continue;  // stale
-      Symbol& r = sym[size_t(c.right)];
-      l.id = merge_rank_.at(PairKey(c.left_id, c.right_id)).id;
+      const int32_t left = int32_t(uint32_t(top)), rank = int32_t(top >> 32);
+      Symbol& l = sym[size_t(left)];
+      if (l.len == 0) continue;  // merged into its left neighbour meanwhile
+      const Merge m = rank_at(left);
+      if (m.rank != rank) continue;  // stale
+      Symbol& r = sym[size_t(l.next)];
+      l.id = m.id;
       l.len += r.len;
+      if (r.next >= 0) sym[size_t(r.next)].prev = left;
       l.next = r.next;
-      if (r.next >= 0) sym[size_t(r.next)].prev = c.left;
       r.len = 0;  // dead
       consider(l.prev);
-      consider(c.left);
+      consider(left);
     }
     bool last_unk = false;  // fuse_unk: consecutive unknown characters give one <unk>
     for (int32_t i = 0; i >= 0; i = sym[size_t(i)].next) {
@@ -621,8 +671,9 @@ class Tokenizer {
   std::vector<std::string> pieces_;
   std::vector<bool> special_;
   std::unordered_map<std::string, int32_t> piece_ids_;
-  std::unordered_map<uint32_t, int32_t> char_ids_;  // single-character pieces by code point
-  std::unordered_map<uint64_t, Merge> merge_rank_;
+  int32_t ascii_ids_[128];                          // single-character pieces: ASCII,
+  std::unordered_map<uint32_t, int32_t> char_ids_;  // and the rest by code point
+  MergeTable merge_rank_;
   int32_t byte_ids_[256];
   int32_t unk_id_ = -1;
   size_t fuse_at_ = 0;
