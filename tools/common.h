@@ -16,6 +16,7 @@
 #include "gemma4/chat.h"
 #include "gemma4/gemma4.h"
 #include "gemma4/tokenizer_json.h"
+#include "tools/progress.h"
 
 // tools/embedded_model.cpp, generated at build time from golden/e2b_like.
 extern const unsigned char gemma4_embedded_config[];
@@ -42,20 +43,13 @@ inline void ReadAllWeights(const Checkpoint& ckpt) {
   size_t total = 0, done = 0;
   for (const auto& [name, t] : ckpt.tensors) total += t.nbytes;
   if (total < (size_t(1) << 30)) return;
-  const bool bar = isatty(fileno(stderr));
+  ProgressBar bar(Str("loading ", double(total) / double(size_t(1) << 30), " GiB"), total);
   volatile uint8_t sink = 0;
-  int shown = -1;
   for (const auto& [name, t] : ckpt.tensors) {
     for (size_t i = 0; i < t.nbytes; i += 4096) sink ^= t.bytes()[i];
     done += t.nbytes;
-    const int percent = int(100.0 * double(done) / double(total));
-    if (bar && percent != shown) {
-      shown = percent;
-      std::fprintf(stderr, "\rloading [%-40s] %3d%% of %.1f GiB", std::string(size_t(percent * 40 / 100), '#').c_str(),
-                   percent, double(total) / double(size_t(1) << 30));
-    }
+    bar.update(done);
   }
-  if (bar) std::fprintf(stderr, "\r%*s\r", 70, "");
   (void)sink;
 }
 

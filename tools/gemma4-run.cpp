@@ -10,6 +10,7 @@
 // prints mean nothing, but every part of the decoder runs.
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -71,10 +72,41 @@ int Tokenize(const Tokenizer& tok, const std::string& text, bool have_text, cons
 
 }  // namespace
 
+// --draft: greedy speculative decoding (gemma4/speculative.h), then its statistics.
+static int RunSpeculative(const Gemma4ForCausalLM& lm, const std::string& draft_path, const std::vector<int32_t>& prompt,
+                          long n_predict, long draft_max, long batch, long ctx_size, double load_s) {
+  if (draft_max < 1) throw Error("--draft-max must be >= 1");
+  auto assistant = Gemma4AssistantForCausalLM::from_pretrained(draft_path);
+  MtpDrafter drafter(*assistant, lm.config);
+  Session session(lm, std::max<size_t>(size_t(batch), size_t(draft_max) + 2), size_t(ctx_size));
+  session.check_room(prompt.size() + size_t(n_predict));
+  Sampler sampler(SamplingParams{});
+  const auto t0 = std::chrono::steady_clock::now();
+  size_t printed = 0;
+  const SpeculativeStats st = SpeculativeGenerate(session, drafter, prompt, size_t(n_predict), size_t(draft_max), sampler,
+                                                  [&](int32_t id) {
+                                                    std::printf("%s%d", printed++ ? "," : "", id);
+                                                    std::fflush(stdout);
+                                                    return true;
+                                                  });
+  const double s = tools::Seconds(t0);
+  std::printf("\n");
+  std::fflush(stdout);
+  std::fprintf(stderr,
+               "SIMD %s, %zu threads | load %.2f s | prompt %zu tokens + generated %zu tokens in %.2f s, %.1f tok/s\n"
+               "speculative: draft-max %ld | drafted %zu, accepted %zu (acceptance %.1f%%) | %zu target forwards, "
+               "%.2f drafts accepted and %.2f tokens per forward\n",
+               ops::TargetName(), ops::Pool().NumThreads(), load_s, prompt.size(), st.generated, s,
+               double(st.generated) / s, draft_max, st.drafted, st.accepted, 100.0 * st.acceptance_rate(),
+               st.target_forwards, st.accepted_per_forward(), st.tokens_per_forward());
+  return 0;
+}
+
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-run", [&] {
-    std::string model_path, prompt, prompt_file, prompt_ids, tokenizer_path, system, jsonl, simd, chat_template = "auto";
-    long n_predict = -2, threads = 0, ctx_size = 0, batch = 256, top_k = 0, seed = -1;
+    std::string model_path, prompt, prompt_file, prompt_ids, tokenizer_path, system, jsonl, simd, chat_template = "auto",
+        draft_path;
+    long n_predict = -2, threads = 0, ctx_size = 0, batch = 256, top_k = 0, seed = -1, draft_max = 3;
     double temp = 0.0, top_p = 1.0, min_p = 0.0, repeat_penalty = 1.0;
     bool think = false, interactive = false, print_ids = false, tokenize = false, raw = false;
     tools::ArgParser args("gemma4-run", "Generate from a Gemma 4 model, chat with it, or tokenize text.");
@@ -101,7 +133,9 @@ int main(int argc, char** argv) {
         .flag("--tokenize", &tokenize, "print the ids of -p/-f (or of each --tokenize-jsonl string) and exit")
         .option("--tokenize-jsonl", "FILE", &jsonl, "with --tokenize: one JSON string per line, one line of ids each")
         .option("--tokenizer", "PATH", &tokenizer_path, "tokenizer.json to use (default: the model directory's)")
-        .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar (default: best available)");
+        .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar (default: best available)")
+        .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint (-assistant): speculative decoding (with --prompt-ids)")
+        .option("--draft-max", "N", &draft_max, "tokens per draft with --draft (default 3)");
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-run --help)");
     const bool have_text = !prompt.empty() || !prompt_file.empty();
     if (!prompt.empty() && !prompt_file.empty()) throw Error("give the prompt with -p or -f, not both");
@@ -131,6 +165,12 @@ int main(int argc, char** argv) {
       throw Error(Str(tok->spec().source, ": the tokenizer has ", tok->size(), " ids but the model's vocab_size is ",
                       lm->config.vocab_size));
     if (interactive && !prompt_ids.empty()) throw Error("-i chats in text: use -p for the first turn, not --prompt-ids");
+
+    if (!draft_path.empty()) {  // speculative decoding: ids in, ids out (greedy), then its statistics
+      if (have_text || interactive) throw Error("--draft takes the prompt as --prompt-ids (text prompts and -i: not yet)");
+      return RunSpeculative(*lm, draft_path, tools::ParseIdList("--prompt-ids", prompt_ids.empty() ? kDefaultPromptIds : prompt_ids),
+                            n_predict < 0 ? 16 : n_predict, draft_max, batch, ctx_size, load_s);
+    }
 
     ChatFormat chat = tools::ChatFormatFor(model_path, &lm->config);
     if (chat_template != "auto") chat.empty_thought_channel = chat_template == "gemma4-empty-thought";
