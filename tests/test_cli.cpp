@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -163,6 +164,29 @@ TEST_CASE("gemma4-run: text and tokenizer errors are one line and a non-zero exi
   CHECK_THAT(Run(kRun + " --tokenizer " + kTiny + " -c 8 -p 'hello world hello world'").out, Catch::Contains("context of 8"));
   CHECK_THAT(Run(kRun + " --tokenizer " + kTiny + " --tokenize --tokenize-jsonl " + file).out, Catch::Contains(":1: not a JSON string"));
   std::remove(file.c_str());
+}
+
+TEST_CASE("gemma4-run finds a checkpoint's tokenizer.json and its chat variant", "[cli]") {
+  // golden/e2b_like plus the tiny tokenizer, with and without a 26B/31B-style chat template
+  const std::string dir = "/tmp/gemma4-test-cli-" + std::to_string(getpid()) + "-model";
+  REQUIRE(std::system(("rm -rf " + dir + " && mkdir -p " + dir + " && ln -s " + kGolden + "/e2b_like/config.json " + dir +
+                       " && ln -s " + kGolden + "/e2b_like/model.safetensors " + dir + " && cp " + kTiny + " " + dir +
+                       "/tokenizer.json").c_str()) == 0);
+  auto prompt_tokens = [](const std::string& out) {
+    const size_t at = out.find("prompt ");
+    REQUIRE(at != std::string::npos);
+    return std::stol(out.substr(at + 7));
+  };
+  const Result plain = Run(kRun + " -m " + dir + " -p hello -n 2 -t 1");
+  INFO(plain.out);
+  REQUIRE(plain.status == 0);
+  WriteTemp("model/chat_template.jinja", "{%- if not enable_thinking | default(false) -%}{{- '<|channel>thought\\n<channel|>' -}}{%- endif -%}");
+  const Result big = Run(kRun + " -m " + dir + " -p hello -n 2 -t 1");
+  INFO(big.out);
+  CHECK(prompt_tokens(big.out) == prompt_tokens(plain.out) + 4);  // <|channel> thought \n <channel|>
+  CHECK(prompt_tokens(Run(kRun + " -m " + dir + " -p hello -n 2 -t 1 --think").out) == prompt_tokens(plain.out) + 7);
+  CHECK(prompt_tokens(Run(kRun + " -m " + dir + " -p hello -n 2 -t 1 --chat-template gemma4").out) == prompt_tokens(plain.out));
+  std::system(("rm -rf " + dir).c_str());
 }
 
 TEST_CASE("gemma4-run --help lists the llama.cpp-style flags", "[cli]") {

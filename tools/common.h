@@ -84,7 +84,13 @@ inline ChatFormat ChatFormatFor(const std::string& model_path, const Gemma4TextC
     }
     if (IsFile(model_path + "/tokenizer_config.json")) {
       const nlohmann::json j = ReadJsonFile(model_path + "/tokenizer_config.json");
-      if (j.contains("chat_template")) return ChatFormat::FromTemplate(j["chat_template"].dump());
+      const nlohmann::json t = j.value("chat_template", nlohmann::json());
+      if (t.is_string()) return ChatFormat::FromTemplate(t.get<std::string>());
+      if (t.is_array()) {  // [{"name": ..., "template": ...}, ...]
+        std::string all;
+        for (const auto& e : t) all += e.value("template", "");
+        return ChatFormat::FromTemplate(all);
+      }
     }
   }
   return ChatFormat{config && config->attention_k_eq_v};
