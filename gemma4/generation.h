@@ -8,14 +8,18 @@
 #define GEMMA4_GENERATION_H_
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "gemma4/cache.h"
 #include "gemma4/capture.h"
 #include "gemma4/causal_lm.h"
 #include "gemma4/error.h"
+#include "gemma4/sampler.h"
 #include "gemma4/state.h"
 #include "ops/ops.h"
 
@@ -75,6 +79,67 @@ inline std::vector<int32_t> GreedyGenerate(Session& session, const std::vector<i
     if (out.size() < n_new) logits = session.decode(out.back());
   }
   return out;
+}
+
+// --- The generation loop -----------------------------------------------------------------------------------
+// One function runs it, so another strategy (speculative decoding with a drafter) is a second function with
+// the same signature that a tool picks instead: GenerateFn.
+
+struct GenerateOptions {
+  long max_new_tokens = -1;                       // -1: until a stop token or the context is full
+  std::vector<int32_t> stop_ids;                  // sampled but not emitted (HF: eos_token_id list)
+  const volatile std::sig_atomic_t* interrupt = nullptr;  // set (by a signal handler) to stop after this token
+};
+
+struct GenerateResult {
+  size_t prompt_tokens = 0, generated = 0;
+  double prompt_seconds = 0, generate_seconds = 0;  // prefill; sampling + decoding the rest
+  int32_t stop_id = -1;               // the stop token that ended it, or -1 (limit, interrupt, context full)
+  bool interrupted = false;
+  std::vector<int32_t> pending;       // sampled ids not yet in the KV cache: feed them before the next prompt
+};
+
+// Feeds `prompt` after what the session holds, then samples token by token. `history` is every id in the
+// session (the repetition penalty looks at it); the prompt and each emitted id are appended to it.
+// on_token(id) sees each emitted id (never a stop id); returning false stops there.
+using TokenCallback = std::function<bool(int32_t)>;
+using GenerateFn = GenerateResult (*)(Session&, Sampler&, std::vector<int32_t>& history,
+                                      const std::vector<int32_t>& prompt, const GenerateOptions&, const TokenCallback&);
+
+inline GenerateResult Generate(Session& session, Sampler& sampler, std::vector<int32_t>& history,
+                               const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                               const TokenCallback& on_token) {
+  using Clock = std::chrono::steady_clock;
+  GenerateResult r;
+  r.prompt_tokens = prompt.size();
+  const auto t0 = Clock::now();
+  const float* logits = session.prefill(prompt.data(), prompt.size());
+  history.insert(history.end(), prompt.begin(), prompt.end());
+  const auto t1 = Clock::now();
+  r.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
+  while (options.max_new_tokens < 0 || long(r.generated) < options.max_new_tokens) {
+    const int32_t next = sampler.sample(logits, session.vocab_size(), history);
+    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), next) != options.stop_ids.end()) {
+      r.stop_id = next;
+      r.pending = {next};
+      break;
+    }
+    history.push_back(next);
+    ++r.generated;
+    const bool go_on = on_token(next);
+    if (!go_on || (options.interrupt && *options.interrupt)) {
+      r.interrupted = true;
+      r.pending = {next};
+      break;
+    }
+    if (long(r.generated) == options.max_new_tokens || session.position() + 1 > session.max_context) {
+      r.pending = {next};
+      break;
+    }
+    logits = session.decode(next);
+  }
+  r.generate_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
+  return r;
 }
 
 }  // namespace gemma4

@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(
   g++ cmake meson ninja-build pkg-config python3   # toolchain (python3 writes the embedded default model)
   libhwy-dev                                       # Highway 1.0.3: portable SIMD with run-time dispatch
-  nlohmann-json3-dev                               # JSON: config.json, safetensors headers
+  nlohmann-json3-dev                               # JSON: config.json, safetensors headers, tokenizer.json
+  libpcre2-dev                                     # PCRE2: the regexes a tokenizer.json's pre-tokenizer declares
   catch2                                           # Catch2 2.13: the tests
   python3-numpy python3-matplotlib jupyter-nbconvert python3-ipykernel   # notebooks/
 )

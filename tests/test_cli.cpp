@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -78,6 +79,124 @@ TEST_CASE("gemma4-run: bad input is one line and a non-zero exit", "[cli]") {
   CHECK_THAT(Run(kRun + " --frobnicate").out, Catch::Contains("--frobnicate"));
   CHECK_THAT(Run(kRun + " -m /nonexistent/model").out, Catch::Contains("/nonexistent/model"));
   CHECK_THAT(Run(kRun + " --prompt-ids 2,999999").out, Catch::Contains("999999"));
+}
+
+namespace {
+const std::string kTiny = GEMMA4_SOURCE_DIR "/tests/tokenizer/tiny_tokenizer.json";
+
+std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::string WriteTemp(const std::string& name, const std::string& content) {
+  const std::string path = "/tmp/gemma4-test-cli-" + std::to_string(getpid()) + "-" + name;
+  FILE* f = fopen(path.c_str(), "wb");
+  REQUIRE(f);
+  fwrite(content.data(), 1, content.size(), f);
+  fclose(f);
+  return path;
+}
+}  // namespace
+
+TEST_CASE("gemma4-run --tokenize prints ids like llama-tokenize, from -p, -f or --tokenize-jsonl", "[cli][tokenizer]") {
+  Result r = Run(kRun + " --tokenizer " + kTiny + " --tokenize -p 'hello world'");
+  INFO(r.out);
+  CHECK(r.status == 0);
+  // <bos>, then h e l l o (no merge without the leading ▁), then "▁world" built by the merges
+  CHECK(r.out == "2,13,10,17,17,20,110\n");
+  const std::string file = WriteTemp("prompt.txt", "hello world");
+  CHECK(Run(kRun + " --tokenizer " + kTiny + " --tokenize -f " + file).out == r.out);
+  const std::string jsonl = WriteTemp("lines.jsonl", "\"hello world\"\n\"<|turn>user\\n\"\n\"\"\n");
+  r = Run(kRun + " --tokenizer " + kTiny + " --tokenize --tokenize-jsonl " + jsonl);
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK(r.out == "2,13,10,17,17,20,110\n2,105,"
+                 + FirstLine(Run(kRun + " --tokenizer " + kTiny + " --tokenize -p user").out).substr(2) + ",107\n2\n");
+  std::remove(file.c_str());
+  std::remove(jsonl.c_str());
+}
+
+TEST_CASE("gemma4-run with a tokenizer: chat template, --raw, --system, --think, --print-ids, sampling flags", "[cli]") {
+  auto prompt_tokens = [](const std::string& out) {
+    const size_t at = out.find("prompt ");
+    REQUIRE(at != std::string::npos);
+    return std::stol(out.substr(at + 7));
+  };
+  const std::string base = kRun + " -t 1 --tokenizer " + kTiny + " -p 'hello world' -n 6";
+  const Result chat = Run(base), raw = Run(base + " --raw"), sys = Run(base + " --system 'the system'"),
+               think = Run(base + " --think"), ids = Run(base + " --print-ids");
+  INFO(chat.out << raw.out << sys.out << think.out << ids.out);
+  for (const Result* r : {&chat, &raw, &sys, &think, &ids}) {
+    CHECK(r->status == 0);
+    CHECK_THAT(r->out, Catch::Contains("tok/s") && Catch::Contains("load "));
+  }
+  CHECK(prompt_tokens(raw.out) == 7);  // <bos> + the 6 ids of --tokenize above
+  // <bos><|turn>user\n + 6 + <turn|>\n<|turn>model\n: the ids of "user" and "model" come from the merges
+  CHECK(prompt_tokens(chat.out) == 7 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1);
+  CHECK(prompt_tokens(sys.out) > prompt_tokens(chat.out));
+  CHECK(prompt_tokens(think.out) == prompt_tokens(chat.out) + 7);  // <|turn> system \n <|think|> \n <turn|> \n
+  const std::string id_line = FirstLine(ids.out);
+  CHECK(std::count(id_line.begin(), id_line.end(), ',') == 5);  // 6 ids
+  CHECK(FirstLine(ids.out).find_first_not_of("0123456789,") == std::string::npos);
+  const std::string sample = base + " --print-ids -n 12 --temp 0.9 --top-k 40 --top-p 0.95 --min-p 0.02 --repeat-penalty 1.1";
+  const Result a = Run(sample + " --seed 11"), b = Run(sample + " --seed 11"), c = Run(sample + " --seed 12");
+  INFO(a.out << b.out << c.out);
+  CHECK(a.status == 0);
+  CHECK(FirstLine(a.out) == FirstLine(b.out));  // a seed gives one stream
+  CHECK(FirstLine(a.out) != FirstLine(c.out));
+}
+
+TEST_CASE("gemma4-run: text and tokenizer errors are one line and a non-zero exit", "[cli]") {
+  const std::string file = WriteTemp("p.txt", "x");
+  for (const std::string& args : std::vector<std::string>{
+           " -p hi", " -i", " --tokenizer /no/such/tokenizer.json -p hi", " --tokenizer " + kTiny + " -f /no/such/prompt.txt",
+           " --tokenizer " + kTiny + " -p hi -f " + file, " --tokenizer " + kTiny + " -p hi --prompt-ids 2,3",
+           " --tokenizer " + kTiny + " -c 8 -p 'hello world hello world'", " --tokenizer " + kTiny + " -p hi --temp -1",
+           " --tokenizer " + kTiny + " -p hi --top-p 0", " --tokenizer " + kTiny + " -p hi --chat-template llama",
+           " --tokenize -p hi", " --tokenizer " + kTiny + " --tokenize-jsonl " + file,
+           " --tokenizer " + kTiny + " --tokenize --tokenize-jsonl " + file, " --tokenizer " + kGolden + "/e2b_like/config.json -p hi"}) {
+    const Result r = Run(kRun + args);
+    INFO(args << " → " << r.out);
+    CHECK(r.status != 0);
+    CHECK(Lines(r.out) == 1);
+    CHECK_THAT(r.out, Catch::StartsWith("gemma4-run: error: "));
+  }
+  CHECK_THAT(Run(kRun + " -p hi").out, Catch::Contains("--tokenizer") && Catch::Contains("--prompt-ids"));
+  CHECK_THAT(Run(kRun + " --tokenizer /no/such/tokenizer.json -p hi").out, Catch::Contains("/no/such/tokenizer.json"));
+  CHECK_THAT(Run(kRun + " --tokenizer " + kTiny + " -c 8 -p 'hello world hello world'").out, Catch::Contains("context of 8"));
+  CHECK_THAT(Run(kRun + " --tokenizer " + kTiny + " --tokenize --tokenize-jsonl " + file).out, Catch::Contains(":1: not a JSON string"));
+  std::remove(file.c_str());
+}
+
+TEST_CASE("gemma4-run finds a checkpoint's tokenizer.json and its chat variant", "[cli]") {
+  // golden/e2b_like plus the tiny tokenizer, with and without a 26B/31B-style chat template
+  const std::string dir = "/tmp/gemma4-test-cli-" + std::to_string(getpid()) + "-model";
+  REQUIRE(std::system(("rm -rf " + dir + " && mkdir -p " + dir + " && ln -s " + kGolden + "/e2b_like/config.json " + dir +
+                       " && ln -s " + kGolden + "/e2b_like/model.safetensors " + dir + " && cp " + kTiny + " " + dir +
+                       "/tokenizer.json").c_str()) == 0);
+  auto prompt_tokens = [](const std::string& out) {
+    const size_t at = out.find("prompt ");
+    REQUIRE(at != std::string::npos);
+    return std::stol(out.substr(at + 7));
+  };
+  const Result plain = Run(kRun + " -m " + dir + " -p hello -n 2 -t 1");
+  INFO(plain.out);
+  REQUIRE(plain.status == 0);
+  WriteTemp("model/chat_template.jinja", "{%- if not enable_thinking | default(false) -%}{{- '<|channel>thought\\n<channel|>' -}}{%- endif -%}");
+  const Result big = Run(kRun + " -m " + dir + " -p hello -n 2 -t 1");
+  INFO(big.out);
+  CHECK(prompt_tokens(big.out) == prompt_tokens(plain.out) + 4);  // <|channel> thought \n <channel|>
+  CHECK(prompt_tokens(Run(kRun + " -m " + dir + " -p hello -n 2 -t 1 --think").out) == prompt_tokens(plain.out) + 7);
+  CHECK(prompt_tokens(Run(kRun + " -m " + dir + " -p hello -n 2 -t 1 --chat-template gemma4").out) == prompt_tokens(plain.out));
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("gemma4-run --help lists the llama.cpp-style flags", "[cli]") {
+  const Result r = Run(kRun + " --help");
+  CHECK(r.status == 0);
+  for (const char* flag : {"-m, --model", "-p, --prompt", "-f, --file", "--prompt-ids", "-n, --n-predict", "-t, --threads",
+                           "-c, --ctx-size", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--seed",
+                           "--system", "--think", "-i, --interactive", "--print-ids", "--tokenize", "--tokenize-jsonl",
+                           "--tokenizer", "--raw"})
+    CHECK_THAT(r.out, Catch::Contains(flag));
 }
 
 TEST_CASE("gemma4-eval golden passes every golden case and ends with PASS", "[cli]") {

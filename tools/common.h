@@ -3,13 +3,20 @@
 #ifndef GEMMA4_TOOLS_COMMON_H_
 #define GEMMA4_TOOLS_COMMON_H_
 
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstddef>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 
+#include "gemma4/chat.h"
 #include "gemma4/gemma4.h"
+#include "gemma4/tokenizer_json.h"
+#include "tools/progress.h"
 
 // tools/embedded_model.cpp, generated at build time from golden/e2b_like.
 extern const unsigned char gemma4_embedded_config[];
@@ -30,11 +37,83 @@ inline Checkpoint LoadCheckpointOrDefault(const std::string& path) {
       gemma4_embedded_safetensors, gemma4_embedded_safetensors_size);
 }
 
+// Reads every page of the checkpoint's tensors once (they are memory-mapped, so the first forward pass
+// would otherwise pay for the disk), drawing a progress bar on a terminal for files of 1 GiB and more.
+inline void ReadAllWeights(const Checkpoint& ckpt) {
+  size_t total = 0, done = 0;
+  for (const auto& [name, t] : ckpt.tensors) total += t.nbytes;
+  if (total < (size_t(1) << 30)) return;
+  ProgressBar bar(Str("loading ", double(total) / double(size_t(1) << 30), " GiB"), total);
+  volatile uint8_t sink = 0;
+  for (const auto& [name, t] : ckpt.tensors) {
+    for (size_t i = 0; i < t.nbytes; i += 4096) sink ^= t.bytes()[i];
+    done += t.nbytes;
+    bar.update(done);
+  }
+  (void)sink;
+}
+
 // An empty path loads the embedded tiny model (random weights: it prints meaningless ids).
 inline std::unique_ptr<Gemma4ForCausalLM> LoadModel(const std::string& path) {
   auto lm = Gemma4ForCausalLM::from_checkpoint(LoadCheckpointOrDefault(path));
+  ReadAllWeights(lm->checkpoint);
   for (const std::string& w : lm->config.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   return lm;
+}
+
+// The tokenizer for a model: --tokenizer PATH (a tokenizer.json) if given, else the model directory's
+// tokenizer.json; nullptr when there is none (the embedded model has none).
+inline std::unique_ptr<Tokenizer> LoadTokenizerFor(const std::string& model_path, const std::string& tokenizer_path) {
+  if (!tokenizer_path.empty()) {
+    const std::string file = IsDirectory(tokenizer_path) ? tokenizer_path + "/tokenizer.json" : tokenizer_path;
+    return std::make_unique<Tokenizer>(LoadTokenizerJson(file));
+  }
+  if (!model_path.empty() && IsDirectory(model_path) && IsFile(model_path + "/tokenizer.json"))
+    return std::make_unique<Tokenizer>(LoadTokenizerJson(model_path + "/tokenizer.json"));
+  return nullptr;
+}
+
+// The chat variant: from the checkpoint's chat_template.jinja or tokenizer_config.json "chat_template"
+// when there is one, else from the architecture (26B-A4B and 31B, the attention_k_eq_v models, use the
+// empty thought channel).
+inline ChatFormat ChatFormatFor(const std::string& model_path, const Gemma4TextConfig* config) {
+  if (!model_path.empty() && IsDirectory(model_path)) {
+    if (IsFile(model_path + "/chat_template.jinja")) {
+      std::ifstream in(model_path + "/chat_template.jinja");
+      return ChatFormat::FromTemplate(std::string(std::istreambuf_iterator<char>(in), {}));
+    }
+    if (IsFile(model_path + "/tokenizer_config.json")) {
+      const nlohmann::json j = ReadJsonFile(model_path + "/tokenizer_config.json");
+      const nlohmann::json t = j.value("chat_template", nlohmann::json());
+      if (t.is_string()) return ChatFormat::FromTemplate(t.get<std::string>());
+      if (t.is_array()) {  // [{"name": ..., "template": ...}, ...]
+        std::string all;
+        for (const auto& e : t) all += e.value("template", "");
+        return ChatFormat::FromTemplate(all);
+      }
+    }
+  }
+  return ChatFormat{config && config->attention_k_eq_v};
+}
+
+// Ctrl-C: the first press while generating stops generation after the current token (Interrupted() turns
+// true); at any other time, or pressed twice, it ends the program.
+inline volatile std::sig_atomic_t g_interrupt = 0;
+inline volatile std::sig_atomic_t g_generating = 0;
+inline void OnInterrupt(int) {
+  if (g_generating && !g_interrupt) {
+    g_interrupt = 1;
+    return;
+  }
+  const char nl = '\n';
+  (void)!::write(STDOUT_FILENO, &nl, 1);
+  std::_Exit(130);
+}
+inline void InstallInterruptHandler() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnInterrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
 }
 
 inline double Seconds(std::chrono::steady_clock::time_point since) {

@@ -1,19 +1,76 @@
-// gemma4-run — run a Gemma 4 model on a prompt and stream the continuation.
+// gemma4-run — run a Gemma 4 model: a prompt in, the continuation streamed out; or chat (-i); or tokenize.
 //
-// With no -m it runs the embedded tiny random-weight model (golden/e2b_like): the ids it prints mean
-// nothing, but every part of the decoder runs.
+//   gemma4-run -m DIR -p "Why is the sky blue?"        chat template, streamed reply, stats on stderr
+//   gemma4-run -m DIR -i --system "Be brief." --think  chat with history; Ctrl-C stops a reply
+//   gemma4-run -m DIR --raw -f prompt.txt -n 64        no template: <bos> + the text
+//   gemma4-run --tokenizer tokenizer.json --tokenize -p "Hello"   ids, like llama-tokenize
+//   gemma4-run --prompt-ids 2,105,2364,107 -n 8        ids in, ids out (no tokenizer needed)
+//
+// With no -m it runs the embedded tiny random-weight model (golden/e2b_like, no tokenizer): the ids it
+// prints mean nothing, but every part of the decoder runs.
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "gemma4/chat.h"
+#include "gemma4/generation.h"
+#include "gemma4/sampler.h"
+#include "gemma4/tokenizer.h"
 #include "tools/args.h"
 #include "tools/common.h"
 
 using namespace gemma4;
+
+namespace {
+
+const char* kDefaultPromptIds = "2,71,68,408,257,303,309,365,17,250,78,207";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(Str(path, ": cannot open the prompt file"));
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void PrintIds(const std::vector<int32_t>& ids) {
+  std::string line;
+  for (size_t i = 0; i < ids.size(); ++i) line += (i ? "," : "") + std::to_string(ids[i]);
+  std::printf("%s\n", line.c_str());
+}
+
+// --tokenize: ids of -p/-f text, or one line of ids per JSON string of a --tokenize-jsonl file.
+int Tokenize(const Tokenizer& tok, const std::string& text, bool have_text, const std::string& jsonl) {
+  if (jsonl.empty()) {
+    if (!have_text) throw Error("--tokenize needs -p TEXT, -f FILE or --tokenize-jsonl FILE");
+    PrintIds(tok.encode(text));
+    return 0;
+  }
+  std::ifstream in(jsonl, std::ios::binary);
+  if (!in) throw Error(Str(jsonl, ": cannot open the --tokenize-jsonl file"));
+  std::string line;
+  for (size_t n = 1; std::getline(in, line); ++n) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      throw Error(Str(jsonl, ":", n, ": not a JSON string"));
+    }
+    if (!j.is_string()) throw Error(Str(jsonl, ":", n, ": not a JSON string"));
+    PrintIds(tok.encode(j.get<std::string>()));
+  }
+  return 0;
+}
+
+}  // namespace
 
 // --draft: greedy speculative decoding (gemma4/speculative.h), then its statistics.
 static int RunSpeculative(const Gemma4ForCausalLM& lm, const std::string& draft_path, const std::vector<int32_t>& prompt,
@@ -47,55 +104,175 @@ static int RunSpeculative(const Gemma4ForCausalLM& lm, const std::string& draft_
 
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-run", [&] {
-    std::string model_path, prompt_ids = "2,71,68,408,257,303,309,365,17,250,78,207", simd, draft_path;
-    long n_predict = 16, threads = 0, ctx_size = 0, batch = 256, draft_max = 3;
-    bool print_ids = true;
-    tools::ArgParser args("gemma4-run", "Generate from a Gemma 4 checkpoint (Hugging Face directory).");
-    args.option("-m, --model", "PATH", &model_path, "checkpoint directory (default: the embedded tiny golden model)")
-        .option("--prompt-ids", "IDS", &prompt_ids, "prompt as comma-separated token ids (default: a fixed 12-id prompt)")
-        .option("-n, --n-predict", "N", &n_predict, "tokens to generate (default 16)")
+    std::string model_path, prompt, prompt_file, prompt_ids, tokenizer_path, system, jsonl, simd, chat_template = "auto",
+        draft_path;
+    long n_predict = -2, threads = 0, ctx_size = 0, batch = 256, top_k = 0, seed = -1, draft_max = 3;
+    double temp = 0.0, top_p = 1.0, min_p = 0.0, repeat_penalty = 1.0;
+    bool think = false, interactive = false, print_ids = false, tokenize = false, raw = false;
+    tools::ArgParser args("gemma4-run", "Generate from a Gemma 4 model, chat with it, or tokenize text.");
+    args.option("-m, --model", "PATH", &model_path, "model: Hugging Face directory or .gguf (default: the embedded tiny model)")
+        .option("-p, --prompt", "TEXT", &prompt, "prompt text (the user turn of the chat template unless --raw)")
+        .option("-f, --file", "FILE", &prompt_file, "read the prompt text from FILE")
+        .option("--prompt-ids", "IDS", &prompt_ids, "prompt as comma-separated token ids, no tokenizer (default: a fixed 12-id prompt)")
+        .option("-n, --n-predict", "N", &n_predict, "tokens to generate (default: until <turn|>/<eos> or a full context; 16 for id prompts)")
         .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
         .option("-c, --ctx-size", "N", &ctx_size, "context length (default: the model's max_position_embeddings)")
         .option("-b, --batch-size", "N", &batch, "prompt tokens per forward step (default 256)")
+        .option("--temp", "T", &temp, "temperature (default 0 = greedy)")
+        .option("--top-k", "K", &top_k, "keep the K most likely tokens (default 0 = off)")
+        .option("--top-p", "P", &top_p, "keep the most likely tokens up to probability P (default 1 = off)")
+        .option("--min-p", "P", &min_p, "drop tokens below P x the top probability (default 0 = off)")
+        .option("--repeat-penalty", "R", &repeat_penalty, "penalize the last 64 tokens (default 1 = off)")
+        .option("--seed", "S", &seed, "random seed for sampling (default -1 = from the clock)")
+        .option("--system", "TEXT", &system, "system prompt")
+        .flag("--think", &think, "thinking on: the model reasons in a thought channel first")
+        .flag("-i, --interactive", &interactive, "chat: read user turns from stdin, keep the history")
+        .option("--chat-template", "NAME", &chat_template, "auto, gemma4 (E2B/E4B) or gemma4-empty-thought (26B/31B) (default auto)")
+        .flag("--raw", &raw, "no chat template: <bos> + the prompt text")
+        .flag("--print-ids", &print_ids, "print token ids instead of text")
+        .flag("--tokenize", &tokenize, "print the ids of -p/-f (or of each --tokenize-jsonl string) and exit")
+        .option("--tokenize-jsonl", "FILE", &jsonl, "with --tokenize: one JSON string per line, one line of ids each")
+        .option("--tokenizer", "PATH", &tokenizer_path, "tokenizer.json to use (default: the model directory's)")
         .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar (default: best available)")
-        .flag("--print-ids", &print_ids, "print token ids (the default until a tokenizer is given)")
-        .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint (-assistant): speculative decoding")
+        .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint (-assistant): speculative decoding (with --prompt-ids)")
         .option("--draft-max", "N", &draft_max, "tokens per draft with --draft (default 3)");
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-run --help)");
-    if (n_predict < 0 || ctx_size < 0 || batch < 1) throw Error("-n, -c must be >= 0 and -b >= 1");
-    tools::ConfigureOps(threads, simd);
+    const bool have_text = !prompt.empty() || !prompt_file.empty();
+    if (!prompt.empty() && !prompt_file.empty()) throw Error("give the prompt with -p or -f, not both");
+    if (have_text && !prompt_ids.empty()) throw Error("give the prompt as text (-p/-f) or as --prompt-ids, not both");
+    if (!prompt_file.empty()) prompt = ReadFile(prompt_file);
+    if (n_predict < -2 || ctx_size < 0 || batch < 1) throw Error("-n must be >= -1, -c >= 0 and -b >= 1");
+    if (chat_template != "auto" && chat_template != "gemma4" && chat_template != "gemma4-empty-thought")
+      throw Error(Str("--chat-template: \"", chat_template, "\" is not one of auto, gemma4, gemma4-empty-thought"));
+    if (!jsonl.empty() && !tokenize) throw Error("--tokenize-jsonl needs --tokenize");
 
+    if (tokenize) {  // no model needed
+      auto tok = tools::LoadTokenizerFor(model_path, tokenizer_path);
+      if (!tok) throw Error("--tokenize needs a tokenizer: pass --tokenizer PATH or -m a directory with tokenizer.json");
+      return Tokenize(*tok, prompt, have_text, jsonl);
+    }
+
+    tools::ConfigureOps(threads, simd);
     const auto t_load = std::chrono::steady_clock::now();
     auto lm = tools::LoadModel(model_path);
+    auto tok = tools::LoadTokenizerFor(model_path, tokenizer_path);
     const double load_s = tools::Seconds(t_load);
-    const std::vector<int32_t> prompt = tools::ParseIdList("--prompt-ids", prompt_ids);
+    const std::string model_name = model_path.empty() ? tools::kEmbeddedModelName : model_path;
+    if ((have_text || interactive) && !tok)
+      throw Error(Str(model_name, " has no tokenizer.json, so text prompts cannot be encoded: pass --tokenizer PATH, "
+                      "or give the prompt as --prompt-ids"));
+    if (tok && tok->size() > size_t(lm->config.vocab_size))
+      throw Error(Str(tok->spec().source, ": the tokenizer has ", tok->size(), " ids but the model's vocab_size is ",
+                      lm->config.vocab_size));
+    if (interactive && !prompt_ids.empty()) throw Error("-i chats in text: use -p for the first turn, not --prompt-ids");
 
-    if (!draft_path.empty()) return RunSpeculative(*lm, draft_path, prompt, n_predict, draft_max, batch, ctx_size, load_s);
+    if (!draft_path.empty()) {  // speculative decoding: ids in, ids out (greedy), then its statistics
+      if (have_text || interactive) throw Error("--draft takes the prompt as --prompt-ids (text prompts and -i: not yet)");
+      return RunSpeculative(*lm, draft_path, tools::ParseIdList("--prompt-ids", prompt_ids.empty() ? kDefaultPromptIds : prompt_ids),
+                            n_predict < 0 ? 16 : n_predict, draft_max, batch, ctx_size, load_s);
+    }
+
+    ChatFormat chat = tools::ChatFormatFor(model_path, &lm->config);
+    if (chat_template != "auto") chat.empty_thought_channel = chat_template == "gemma4-empty-thought";
+    std::vector<ChatMessage> first_turn;
+    if (!system.empty()) first_turn.push_back({"system", system});
+
+    // The first prompt's ids.
+    std::vector<int32_t> ids;
+    const bool text_out = tok && !print_ids && prompt_ids.empty();
+    if (!have_text && !interactive) {
+      ids = tools::ParseIdList("--prompt-ids", prompt_ids.empty() ? kDefaultPromptIds : prompt_ids);
+      if (n_predict == -2) n_predict = 16;
+    } else if (have_text && raw) {
+      ids = tok->encode(prompt);
+    } else if (have_text) {
+      first_turn.push_back({"user", prompt});
+      ids = tok->encode(chat.render(first_turn, true, think), /*add_special=*/false);
+    }
+    if (n_predict == -2) n_predict = -1;
+
+    SamplingParams sp;
+    sp.temperature = temp;
+    sp.top_k = top_k;
+    sp.top_p = top_p;
+    sp.min_p = min_p;
+    sp.repeat_penalty = repeat_penalty;
+    sp.seed = seed < 0 ? uint64_t(std::time(nullptr)) : uint64_t(seed);
+    Sampler sampler(sp);
     Session session(*lm, size_t(batch), size_t(ctx_size));
-    session.check_room(prompt.size() + size_t(n_predict));
-    const auto t_prompt = std::chrono::steady_clock::now();
-    const float* logits = session.prefill(prompt.data(), prompt.size());
-    const double prompt_s = tools::Seconds(t_prompt);
+    GenerateOptions options;
+    options.max_new_tokens = n_predict;
+    options.stop_ids = tok ? ChatStopIds(*tok, lm->config.eos_token_id)
+                           : std::vector<int32_t>(lm->config.eos_token_id.begin(), lm->config.eos_token_id.end());
+    options.interrupt = &tools::g_interrupt;
+    tools::InstallInterruptHandler();
+    const GenerateFn generate = Generate;  // the one loop (a speculative one would be chosen here)
 
-    const auto t_gen = std::chrono::steady_clock::now();
-    size_t generated = 0;
-    for (long i = 0; i < n_predict; ++i) {
-      const int32_t next = int32_t(ops::Argmax(logits, session.vocab_size()));
-      std::printf("%s%d", generated ? "," : "", next);
+    std::vector<int32_t> history;
+    auto run_turn = [&](const std::vector<int32_t>& turn_ids) {
+      session.check_room(turn_ids.size() + (n_predict > 0 ? size_t(n_predict) : 0));
+      std::optional<Tokenizer::DecodeStream> stream;
+      if (text_out) stream.emplace(*tok, /*skip_special=*/true);
+      std::string id_line;
+      tools::g_interrupt = 0;
+      tools::g_generating = 1;
+      const GenerateResult r = generate(session, sampler, history, turn_ids, options, [&](int32_t id) {
+        if (text_out) {  // (an id past the tokenizer's pieces, which a random model can emit, prints nothing)
+          if (size_t(id) < tok->size()) std::fputs(stream->text(id).c_str(), stdout);
+        } else {
+          std::printf("%s%d", id_line.empty() ? "" : ",", id);
+          id_line = "x";
+        }
+        std::fflush(stdout);
+        return true;
+      });
+      tools::g_generating = 0;
+      if (text_out) std::fputs(stream->flush().c_str(), stdout);
+      std::printf("\n");
       std::fflush(stdout);
-      ++generated;
-      if (lm->config.is_eos(next) || i + 1 == n_predict) break;
-      logits = session.decode(next);
+      std::fprintf(stderr,
+                   "%smodel %s | SIMD %s, %zu threads | load %.2f s | prompt %zu tokens, %.1f tok/s | "
+                   "generated %zu tokens, %.1f tok/s\n",
+                   r.interrupted ? "[interrupted] " : "", model_name.c_str(), ops::TargetName(),
+                   ops::Pool().NumThreads(), load_s, r.prompt_tokens, double(r.prompt_tokens) / r.prompt_seconds,
+                   r.generated, r.generated ? double(r.generated) / r.generate_seconds : 0.0);
+      return r;
+    };
+
+    if (!interactive) {
+      const GenerateResult r = run_turn(ids);
+      return r.interrupted ? 130 : 0;
+    }
+
+    // Chat: each user line is a turn; the KV cache keeps the conversation.
+    GenerateResult last;
+    bool first = true;
+    if (!ids.empty()) {
+      last = run_turn(ids);
+      first = false;
+    }
+    std::string line;
+    for (;;) {
+      std::printf("> ");
+      std::fflush(stdout);
+      if (!std::getline(std::cin, line)) break;
+      if (ChatTrim(line).empty()) continue;
+      std::vector<int32_t> turn;
+      if (first) {
+        first_turn.push_back({"user", line});
+        turn = tok->encode(chat.render(first_turn, true, think), false);
+        first = false;
+      } else {
+        // The reply's last sampled id is not in the cache yet: feed it, unless it was <eos> (the template
+        // closes the turn with <turn|> instead).
+        const bool closed = last.stop_id >= 0 && last.stop_id == tok->token_id("<turn|>");
+        if (last.stop_id < 0 || closed) turn = last.pending;
+        const std::vector<int32_t> more = tok->encode(chat.next_turn(line, closed, think), false);
+        turn.insert(turn.end(), more.begin(), more.end());
+      }
+      last = run_turn(turn);
     }
     std::printf("\n");
-    std::fflush(stdout);
-    const double gen_s = tools::Seconds(t_gen);
-    std::fprintf(stderr,
-                 "model %s | SIMD %s, %zu threads | load %.2f s | prompt %zu tokens, %.1f tok/s | "
-                 "generated %zu tokens, %.1f tok/s\n",
-                 model_path.empty() ? tools::kEmbeddedModelName : model_path.c_str(), ops::TargetName(),
-                 ops::Pool().NumThreads(), load_s, prompt.size(), double(prompt.size()) / prompt_s, generated,
-                 double(generated) / gen_s);
     return 0;
   });
 }
