@@ -112,13 +112,21 @@ inline Checkpoint LoadCheckpointFromMemory(const std::string& name, const std::s
   return ckpt;
 }
 
-// Opens a checkpoint: a Hugging Face directory.
+// Defined in gemma4/gguf_checkpoint.h (included at the end of this file).
+inline Checkpoint LoadGgufCheckpoint(const std::string& path);
+inline bool LooksLikeGguf(const std::string& path);
+
+// Opens a checkpoint: a Hugging Face directory or a llama.cpp GGUF file (gemma4 / gemma4-assistant).
 inline Checkpoint LoadCheckpoint(const std::string& path) {
   if (IsDirectory(path)) return LoadSafetensorsDirectory(path);
   if (!IsFile(path)) throw Error(Str(path, ": no such file or directory"));
-  throw Error(Str(path, ": not a checkpoint (expected a Hugging Face directory with config.json and *.safetensors)"));
+  if (LooksLikeGguf(path)) return LoadGgufCheckpoint(path);
+  throw Error(Str(path, ": not a checkpoint (expected a Hugging Face directory with config.json and *.safetensors, "
+                  "or a .gguf file)"));
 }
 
 }  // namespace gemma4
+
+#include "gemma4/gguf_checkpoint.h"  // LoadGgufCheckpoint, declared above
 
 #endif  // GEMMA4_CHECKPOINT_H_
