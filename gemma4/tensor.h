@@ -37,8 +37,9 @@ struct Tensor {
   std::string file;             // where it came from, for error messages
 
   int64_t numel() const { return NumElements(shape); }
-  // Bytes of one row of a 2-D (or the last dimension of an N-D) tensor.
-  size_t row_bytes() const { return shape.empty() ? nbytes : size_t(shape.back()) * ops::DTypeSize(dtype); }
+  // Bytes of one row of a 2-D (or the last dimension of an N-D) tensor; for a block type (Q8_0, …) the last
+  // dimension must be a whole number of blocks (std::invalid_argument otherwise).
+  size_t row_bytes() const { return shape.empty() ? nbytes : ops::RowBytes(dtype, size_t(shape.back())); }
   const uint8_t* bytes() const { return static_cast<const uint8_t*>(data); }
 };
 

@@ -36,15 +36,21 @@ struct WeightBinder {
   void operator()(const std::string& name, Weight& w) const {
     const Tensor& t = require(name, w.shape);
     if (!ops::IsWeightDType(t.dtype))
-      throw Error(Str(t.file, ": tensor ", t.name, " has dtype ", DTypeName(t.dtype), "; weights must be F32, BF16 or F16"));
+      throw Error(Str(t.file, ": tensor ", t.name, " has dtype ", DTypeName(t.dtype),
+                      "; weights must be F32, BF16, F16, Q8_0 or Q4_0"));
+    if (!t.shape.empty() && size_t(t.shape.back()) % ops::BlockSize(t.dtype) != 0)
+      throw Error(Str(t.file, ": tensor ", t.name, " is ", DTypeName(t.dtype), " ", ShapeString(t.shape),
+                      ", but its rows are not a whole number of ", ops::BlockSize(t.dtype), "-element blocks"));
     w.tensor = t;
   }
 
   // A small parameter, widened to f32.
   void operator()(const std::string& name, ParamF32& p) const {
     const Tensor& t = require(name, p.shape);
-    if (!ops::IsWeightDType(t.dtype) && t.dtype != DType::F64)
-      throw Error(Str(t.file, ": tensor ", t.name, " has dtype ", DTypeName(t.dtype), "; expected a floating-point type"));
+    if ((!ops::IsWeightDType(t.dtype) && t.dtype != DType::F64) ||
+        (ops::IsBlockType(t.dtype) && size_t(t.numel()) % ops::BlockSize(t.dtype) != 0))
+      throw Error(Str(t.file, ": tensor ", t.name, " has dtype ", DTypeName(t.dtype), " ", ShapeString(t.shape),
+                      "; expected a floating-point type"));
     p.data.resize(size_t(t.numel()));
     ops::ToF32(t.data, t.dtype, p.data.size(), 1.0f, p.data.data());
   }

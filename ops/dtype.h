@@ -7,6 +7,11 @@
 // bf16 = the top 16 bits of an IEEE f32 (1 sign, 8 exponent, 7 mantissa bits), so widening is a shift.
 // f16  = IEEE half (1 sign, 5 exponent, 10 mantissa bits), widened exactly (subnormals included).
 // Narrowing rounds to nearest, ties to even (Highway 1.0.3's DemoteTo(bf16) truncates; we do not use it).
+//
+// Block types (llama.cpp's GGML quantizations, read from GGUF files): a row of n elements is n / BlockSize
+// blocks of BlockBytes each, so they have no per-element size (DTypeSize is 0) and a row's length must be a
+// multiple of the block size. Q8_0 and Q4_0 are computed with directly (MatMul, ToF32); the K-quants
+// Q4_K, Q5_K and Q6_K are only dequantized (ToF32). Layouts and formulas: ops/quant_scalar.h.
 #ifndef GEMMA4_OPS_DTYPE_H_
 #define GEMMA4_OPS_DTYPE_H_
 
@@ -14,10 +19,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 namespace gemma4::ops {
 
-enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL };
+enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K };
 
 inline const char* DTypeName(DType t) {
   switch (t) {
@@ -31,22 +38,65 @@ inline const char* DTypeName(DType t) {
     case DType::I8: return "I8";
     case DType::U8: return "U8";
     case DType::BOOL: return "BOOL";
+    case DType::Q8_0: return "Q8_0";
+    case DType::Q4_0: return "Q4_0";
+    case DType::Q4_K: return "Q4_K";
+    case DType::Q5_K: return "Q5_K";
+    case DType::Q6_K: return "Q6_K";
   }
   return "?";
 }
 
+// Bytes per element; 0 for block types (use RowBytes).
 inline size_t DTypeSize(DType t) {
   switch (t) {
     case DType::F64: case DType::I64: return 8;
     case DType::F32: case DType::I32: return 4;
     case DType::F16: case DType::BF16: case DType::I16: return 2;
     case DType::I8: case DType::U8: case DType::BOOL: return 1;
+    default: return 0;
   }
-  return 0;
 }
 
-// Can a matrix of this dtype be a Linear weight (read by MatMul) or an embedding table?
-inline bool IsWeightDType(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+inline bool IsBlockType(DType t) {
+  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K;
+}
+
+// Elements per block: 32 for Q8_0/Q4_0 (QK8_0, QK4_0), 256 for the K-quants' super-blocks (QK_K); 1 otherwise.
+inline size_t BlockSize(DType t) {
+  switch (t) {
+    case DType::Q8_0: case DType::Q4_0: return 32;
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return 256;
+    default: return 1;
+  }
+}
+
+// Bytes per block (llama.cpp's sizeof(block_*)); the element size for plain types.
+inline size_t BlockBytes(DType t) {
+  switch (t) {
+    case DType::Q8_0: return 34;   // f16 d + 32 × int8
+    case DType::Q4_0: return 18;   // f16 d + 32 × 4 bits
+    case DType::Q4_K: return 144;  // f16 d, dmin + 12 bytes of 6-bit scales/mins + 256 × 4 bits
+    case DType::Q5_K: return 176;  // Q4_K + 256 high bits
+    case DType::Q6_K: return 210;  // 256 × 6 bits + 16 int8 scales + f16 d
+    default: return DTypeSize(t);
+  }
+}
+
+// Bytes of a row of n elements; throws std::invalid_argument when n is not a whole number of blocks.
+inline size_t RowBytes(DType t, size_t n) {
+  const size_t block = BlockSize(t);
+  if (n % block != 0)
+    throw std::invalid_argument(std::string("a row of ") + DTypeName(t) + " needs a multiple of " +
+                                std::to_string(block) + " elements, got " + std::to_string(n));
+  return n / block * BlockBytes(t);
+}
+
+// Can a matrix of this dtype be a Linear weight (read by MatMul) or an embedding table? The K-quants are not:
+// they are widened when loaded.
+inline bool IsWeightDType(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::Q8_0 || t == DType::Q4_0;
+}
 
 inline float F32FromBits(uint32_t bits) {
   float f;

@@ -8,6 +8,12 @@
 // vector is reused for 4 tokens), never the order of the sum. So the result for a token does not depend
 // on how many other tokens share the call: prefill, decode and chunked prefill agree bit for bit.
 // Threads split the weight rows; each element is still computed by one thread.
+//
+// How a weight row is read is a policy, WeightRows<WT>: it steps Step(df) weights at a time and hands out
+// each step as f32 vectors. Plain dtypes (f32, bf16, f16) step one vector; llama.cpp's block types
+// (ops/quant-inl.h) step one block of 32, so its f16 scale is widened once per block. The products still
+// enter each accumulator one vector at a time in increasing k, so a block-type MatMul equals, bit for bit,
+// the f32 MatMul of the dequantized weights (dequantized weights are exact: ops/quant_scalar.h).
 
 // Include guard for non-SIMD code.
 #ifndef GEMMA4_OPS_MATMUL_INL_H_
@@ -35,21 +41,40 @@ namespace gemma4::ops {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// out[t,n] for kRowsX consecutive tokens × kRowsW consecutive weight rows.
-template <size_t kRowsX, size_t kRowsW, class DF, typename WT>
-HWY_INLINE void MatMulTile(DF df, const float* HWY_RESTRICT x, size_t K, const WT* HWY_RESTRICT w,
+// Rows of plain stored weights (f32, bf16, f16): row n is w[n·K .. n·K + K).
+template <typename WT>
+struct WeightRows {
+  const WT* HWY_RESTRICT w;
+  size_t K;
+  template <class DF>
+  static size_t Step(DF df) { return hn::Lanes(df); }
+  struct Cursor { const WT* p; };  // the step of row n that starts at k
+  Cursor At(size_t n, size_t k) const { return {w + n * K + k}; }
+  // Lanes(df) weights from element v (< Step) of the step, as f32.
+  template <class DF>
+  static hn::Vec<DF> Load(DF df, const Cursor& c, size_t v) { return LoadAsF32(df, c.p + v); }
+  float Element(size_t n, size_t k) const { return ElementAsF32(w + n * K, k); }
+};
+
+// out[t,n] for kRowsX consecutive tokens × kRowsW consecutive weight rows starting at n0.
+template <size_t kRowsX, size_t kRowsW, class DF, class Rows>
+HWY_INLINE void MatMulTile(DF df, const float* HWY_RESTRICT x, size_t K, const Rows& w, size_t n0,
                            float* HWY_RESTRICT out, size_t N) {
-  const size_t L = hn::Lanes(df);
-  const size_t k_vec_end = K - K % L;
+  const size_t L = hn::Lanes(df), S = Rows::Step(df);
+  const size_t k_vec_end = K - K % S;
   hn::Vec<DF> acc[kRowsX][kRowsW];
   for (size_t i = 0; i < kRowsX; ++i)
     for (size_t j = 0; j < kRowsW; ++j) acc[i][j] = hn::Zero(df);
-  for (size_t k = 0; k < k_vec_end; k += L) {
-    hn::Vec<DF> wv[kRowsW];
-    for (size_t j = 0; j < kRowsW; ++j) wv[j] = LoadAsF32(df, w + j * K + k);
-    for (size_t i = 0; i < kRowsX; ++i) {
-      const auto xv = hn::LoadU(df, x + i * K + k);
-      for (size_t j = 0; j < kRowsW; ++j) acc[i][j] = hn::MulAdd(xv, wv[j], acc[i][j]);
+  for (size_t k = 0; k < k_vec_end; k += S) {
+    typename Rows::Cursor c[kRowsW];
+    for (size_t j = 0; j < kRowsW; ++j) c[j] = w.At(n0 + j, k);
+    for (size_t v = 0; v < S; v += L) {
+      hn::Vec<DF> wv[kRowsW];
+      for (size_t j = 0; j < kRowsW; ++j) wv[j] = Rows::Load(df, c[j], v);
+      for (size_t i = 0; i < kRowsX; ++i) {
+        const auto xv = hn::LoadU(df, x + i * K + k + v);
+        for (size_t j = 0; j < kRowsW; ++j) acc[i][j] = hn::MulAdd(xv, wv[j], acc[i][j]);
+      }
     }
   }
   // The k tail goes through a one-lane vector with an explicit FMA, like the body: plain `sum += x*w`
@@ -59,23 +84,24 @@ HWY_INLINE void MatMulTile(DF df, const float* HWY_RESTRICT x, size_t K, const W
     for (size_t j = 0; j < kRowsW; ++j) {
       auto tail = hn::Zero(d1);
       for (size_t k = k_vec_end; k < K; ++k)
-        tail = hn::MulAdd(hn::Set(d1, x[i * K + k]), hn::Set(d1, ElementAsF32(w + j * K, k)), tail);
-      out[i * N + j] = hn::GetLane(hn::SumOfLanes(df, acc[i][j])) + hn::GetLane(tail);
+        tail = hn::MulAdd(hn::Set(d1, x[i * K + k]), hn::Set(d1, w.Element(n0 + j, k)), tail);
+      out[i * N + n0 + j] = hn::GetLane(hn::SumOfLanes(df, acc[i][j])) + hn::GetLane(tail);
     }
 }
 
-template <size_t kRowsX, class DF, typename WT>
-HWY_INLINE void MatMulRowsOfX(DF df, const float* x, size_t K, const WT* w, size_t n_begin, size_t n_end,
+template <size_t kRowsX, class DF, class Rows>
+HWY_INLINE void MatMulRowsOfX(DF df, const float* x, size_t K, const Rows& w, size_t n_begin, size_t n_end,
                               float* out, size_t N) {
   size_t n = n_begin;
-  for (; n + 4 <= n_end; n += 4) MatMulTile<kRowsX, 4>(df, x, K, w + n * K, out + n, N);
-  for (; n < n_end; ++n) MatMulTile<kRowsX, 1>(df, x, K, w + n * K, out + n, N);
+  for (; n + 4 <= n_end; n += 4) MatMulTile<kRowsX, 4>(df, x, K, w, n, out, N);
+  for (; n < n_end; ++n) MatMulTile<kRowsX, 1>(df, x, K, w, n, out, N);
 }
 
-template <typename WT>
-HWY_INLINE void MatMulT(const float* HWY_RESTRICT x, size_t T, size_t K, const WT* HWY_RESTRICT w, size_t N,
-                        float* HWY_RESTRICT out) {
-  const hn::ScalableTag<float> df;
+template <class Rows>
+HWY_INLINE void MatMulRows(const float* HWY_RESTRICT x, size_t T, size_t K, const Rows& w, size_t N,
+                           float* HWY_RESTRICT out) {
+  // At most 32 lanes, so a vector never straddles two 32-weight blocks (x86 has at most 16).
+  const hn::CappedTag<float, 32> df;
   // At least ~64k multiply-adds per task, so tiny matrices are not worth waking threads for.
   const size_t grain = std::max<size_t>(4, (size_t{1} << 16) / std::max<size_t>(1, K * T));
   ParallelRanges(N, grain, 4, [&](size_t n_begin, size_t n_end) {
@@ -90,6 +116,12 @@ HWY_INLINE void MatMulT(const float* HWY_RESTRICT x, size_t T, size_t K, const W
       }
     }
   });
+}
+
+template <typename WT>
+HWY_INLINE void MatMulT(const float* HWY_RESTRICT x, size_t T, size_t K, const WT* HWY_RESTRICT w, size_t N,
+                        float* HWY_RESTRICT out) {
+  MatMulRows(x, T, K, WeightRows<WT>{w, K}, N, out);
 }
 
 static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulF32(const float* x, size_t T, size_t K, const float* w, size_t N,

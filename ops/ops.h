@@ -28,6 +28,7 @@
 #include "ops/convert-inl.h"
 #include "ops/matmul-inl.h"
 #include "ops/norm-inl.h"
+#include "ops/quant-inl.h"
 #include "ops/rope-inl.h"
 
 // Include guard for this file's own per-target code (a second #include of ops/ops.h compiles nothing).
@@ -57,9 +58,13 @@ namespace gemma4::ops {
 HWY_EXPORT(MatMulF32);
 HWY_EXPORT(MatMulBF16);
 HWY_EXPORT(MatMulF16);
+HWY_EXPORT(MatMulQ8_0);
+HWY_EXPORT(MatMulQ4_0);
 HWY_EXPORT(ToF32FromF32);
 HWY_EXPORT(ToF32FromBF16);
 HWY_EXPORT(ToF32FromF16);
+HWY_EXPORT(ToF32FromQ8_0);
+HWY_EXPORT(ToF32FromQ4_0);
 HWY_EXPORT(RMSNormF32);
 HWY_EXPORT(GeluTanhMulF32);
 HWY_EXPORT(SoftcapF32);
@@ -74,23 +79,31 @@ HWY_EXPORT(TargetNameHere);
 // The SIMD target the dispatcher picks on this machine (e.g. "AVX3", "AVX2", "SCALAR").
 static inline const char* TargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameHere)(); }
 
-// out[T,N] = x[T,K] · w[N,K]ᵀ, w read in place in its stored dtype (HF nn.Linear, bias=False).
+// out[T,N] = x[T,K] · w[N,K]ᵀ, w read in place in its stored dtype (HF nn.Linear, bias=False): F32, BF16, F16,
+// or llama.cpp's Q8_0 / Q4_0 blocks (K a multiple of 32, else std::invalid_argument).
 static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DType wtype, size_t N, float* out) {
+  const auto* bytes = static_cast<const uint8_t*>(w);
   switch (wtype) {
     case DType::F32: return HWY_DYNAMIC_DISPATCH(MatMulF32)(x, T, K, static_cast<const float*>(w), N, out);
     case DType::BF16: return HWY_DYNAMIC_DISPATCH(MatMulBF16)(x, T, K, static_cast<const uint16_t*>(w), N, out);
     case DType::F16: return HWY_DYNAMIC_DISPATCH(MatMulF16)(x, T, K, static_cast<const uint16_t*>(w), N, out);
+    case DType::Q8_0: RowBytes(wtype, K); return HWY_DYNAMIC_DISPATCH(MatMulQ8_0)(x, T, K, bytes, N, out);
+    case DType::Q4_0: RowBytes(wtype, K); return HWY_DYNAMIC_DISPATCH(MatMulQ4_0)(x, T, K, bytes, N, out);
     default: throw std::invalid_argument(std::string("MatMul: unsupported weight dtype ") + DTypeName(wtype));
   }
 }
 
-// dst[i] = f32(src[i]) · scale for a row of n stored elements (embedding lookups, norm weights).
+// dst[i] = f32(src[i]) · scale for a row of n stored elements (embedding lookups, norm weights, widening
+// K-quants on load); a block type needs n a multiple of its block size (else std::invalid_argument).
 static inline void ToF32(const void* src, DType t, size_t n, float scale, float* dst) {
+  const auto* bytes = static_cast<const uint8_t*>(src);
   switch (t) {
     case DType::F32: return HWY_DYNAMIC_DISPATCH(ToF32FromF32)(static_cast<const float*>(src), n, scale, dst);
     case DType::BF16: return HWY_DYNAMIC_DISPATCH(ToF32FromBF16)(static_cast<const uint16_t*>(src), n, scale, dst);
     case DType::F16: return HWY_DYNAMIC_DISPATCH(ToF32FromF16)(static_cast<const uint16_t*>(src), n, scale, dst);
-    default: return scalar::ToF32(src, t, n, scale, dst);  // F64 (rare, small tensors only)
+    case DType::Q8_0: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ8_0)(bytes, n, scale, dst);
+    case DType::Q4_0: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ4_0)(bytes, n, scale, dst);
+    default: return scalar::ToF32(src, t, n, scale, dst);  // F64 (rare, small tensors only); K-quants
   }
 }
 

@@ -119,6 +119,98 @@ TEST_CASE("MatMul: a token's row does not depend on the other rows or the thread
   });
 }
 
+// llama.cpp's Q8_0 / Q4_0 rows of random weights (std ≈ scale), quantized by the reference quantizer.
+std::vector<uint8_t> Quantized(DType t, size_t rows, size_t K, uint32_t seed, float scale) {
+  const std::vector<float> w = RandomFloats(rows * K, seed, scale);
+  std::vector<uint8_t> q(rows * ops::RowBytes(t, K));
+  ops::scalar::QuantizeRow(w.data(), t, rows * K, q.data());
+  return q;
+}
+
+TEST_CASE("Q8_0 and Q4_0 MatMul match the oracle and equal the f32 MatMul of the dequantized weights", "[ops][quant]") {
+  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+    for (size_t K : {32, 64, 96, 160, 256, 512, 1536, 2112, 4096}) {
+      for (size_t T : {1, 3, 17}) {
+        const size_t N = 1 + (K / 32 * 6) % 14;  // odd, 1..13: full 4-row tiles and leftovers
+        const std::vector<float> x = RandomFloats(T * K, uint32_t(K + T));
+        const std::vector<uint8_t> w = Quantized(t, N, K, uint32_t(K) + 1, 0.1f);
+        std::vector<float> w_f32(N * K);
+        ops::scalar::DequantizeRow(w.data(), t, N * K, w_f32.data());
+        std::vector<float> ref(T * N), out(T * N), out_f32(T * N);
+        ops::scalar::MatMul(x.data(), T, K, w.data(), t, N, ref.data());
+        ForEachTarget([&] {
+          INFO("dtype " << DTypeName(t) << " T=" << T << " K=" << K << " N=" << N);
+          ops::MatMul(x.data(), T, K, w.data(), t, N, out.data());
+          CheckClose(out.data(), ref.data(), T * N, 1e-6 * double(K), 1e-5);  // as for f32/bf16/f16 above
+          // Dequantized weights are exact in f32 and enter the same accumulators in the same order.
+          ops::MatMul(x.data(), T, K, w_f32.data(), DType::F32, N, out_f32.data());
+          REQUIRE(std::memcmp(out.data(), out_f32.data(), out.size() * sizeof(float)) == 0);
+        });
+      }
+    }
+  }
+}
+
+TEST_CASE("Q4_0 MatMul: a token's row does not depend on the other rows or the thread count", "[ops][quant]") {
+  const size_t K = 320, N = 67, T = 9;
+  const std::vector<float> x = RandomFloats(T * K, 15);
+  const std::vector<uint8_t> w = Quantized(DType::Q4_0, N, K, 16, 0.1f);
+  std::vector<float> all(T * N), one(N), single(T * N);
+  ForEachTarget([&] {
+    ops::MatMul(x.data(), T, K, w.data(), DType::Q4_0, N, all.data());
+    for (size_t t = 0; t < T; ++t) {
+      ops::MatMul(x.data() + t * K, 1, K, w.data(), DType::Q4_0, N, one.data());
+      REQUIRE(std::memcmp(one.data(), all.data() + t * N, N * sizeof(float)) == 0);
+    }
+    const size_t threads = ops::Pool().NumThreads();
+    ops::SetNumThreads(1);
+    ops::MatMul(x.data(), T, K, w.data(), DType::Q4_0, N, single.data());
+    ops::SetNumThreads(threads);
+    REQUIRE(std::memcmp(single.data(), all.data(), all.size() * sizeof(float)) == 0);
+  });
+}
+
+TEST_CASE("ToF32 dequantizes every block type exactly like the scalar twin, on every target", "[ops][quant]") {
+  std::mt19937 rng(3);
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const size_t n = 4 * 256;
+    // Any bytes are a valid block except for the f16 scales; make those finite (and of mixed sign).
+    std::vector<uint8_t> blocks(ops::RowBytes(t, n));
+    for (uint8_t& b : blocks) b = uint8_t(rng());
+    for (size_t ib = 0; ib < n / ops::BlockSize(t); ++ib) {
+      uint8_t* b = blocks.data() + ib * ops::BlockBytes(t);
+      for (size_t off : t == DType::Q6_K ? std::vector<size_t>{208} : t == DType::Q4_K || t == DType::Q5_K
+                                               ? std::vector<size_t>{0, 2} : std::vector<size_t>{0}) {
+        const uint16_t h = ops::F16FromF32(std::normal_distribution<float>(0.0f, 0.01f)(rng));
+        std::memcpy(b + off, &h, 2);
+      }
+    }
+    for (float scale : {1.0f, 39.25f}) {
+      std::vector<float> ref(n), out(n);
+      ops::scalar::ToF32(blocks.data(), t, n, scale, ref.data());
+      ForEachTarget([&] {
+        INFO("dtype " << DTypeName(t) << " scale " << scale);
+        std::fill(out.begin(), out.end(), NAN);
+        ops::ToF32(blocks.data(), t, n, scale, out.data());
+        REQUIRE(std::memcmp(out.data(), ref.data(), n * sizeof(float)) == 0);
+        // One row of an embedding table at an odd block offset (rows are read in place).
+        ops::ToF32(blocks.data() + ops::RowBytes(t, 256), t, 256, scale, out.data());
+        REQUIRE(std::memcmp(out.data(), ref.data() + 256, 256 * sizeof(float)) == 0);
+      });
+    }
+  }
+}
+
+TEST_CASE("block-type MatMul and ToF32 reject what they cannot do, naming the type", "[ops][quant]") {
+  const std::vector<uint8_t> w = Quantized(DType::Q8_0, 2, 64, 1, 1.0f);
+  std::vector<float> x(64, 1.0f), out(4);
+  CHECK_THROWS_WITH(ops::MatMul(x.data(), 1, 48, w.data(), DType::Q8_0, 2, out.data()), Catch::Contains("Q8_0"));
+  CHECK_THROWS_WITH(ops::MatMul(x.data(), 1, 256, w.data(), DType::Q4_K, 1, out.data()),
+                    Catch::Contains("unsupported weight dtype Q4_K"));
+  CHECK_THROWS_WITH(ops::ToF32(w.data(), DType::Q4_0, 40, 1.0f, x.data()), Catch::Contains("Q4_0"));
+  CHECK_THROWS_WITH(ops::ToF32(w.data(), DType::Q6_K, 64, 1.0f, x.data()), Catch::Contains("Q6_K"));
+}
+
 TEST_CASE("RMSNorm matches the oracle, with and without a weight, in place", "[ops]") {
   for (size_t n : kSizes) {
     const size_t rows = 3;
