@@ -8,8 +8,8 @@
 // ffn_down_exps.scale; rope_freqs.weight is generated from the proportional RoPE (1 for the rotated
 // pairs, 1e30 for the rest) and read back as partial_rotary_factor. The config is rebuilt from the
 // gemma4.* keys plus what only the tensors say (vocab size, tied head, attention_k_eq_v).
-// Weights in F32/F16/BF16 are read in place; K-quants (Q4_K, Q5_K, Q6_K) are widened to f32 on load,
-// except the PLE table, which stays mapped and is widened one row per token seen.
+// Weights in F32/F16/BF16/Q8_0/Q4_0 are read in place; K-quants (Q4_K, Q5_K, Q6_K) are widened to f32 on
+// load, except the PLE table, which stays mapped and is widened one row per token seen.
 #ifndef GEMMA4_GGUF_CHECKPOINT_H_
 #define GEMMA4_GGUF_CHECKPOINT_H_
 
@@ -33,6 +33,7 @@
 #include "gemma4/gguf.h"
 #include "gemma4/tensor.h"
 #include "ops/dtype.h"
+#include "ops/quant_scalar.h"
 
 namespace gemma4 {
 
@@ -120,14 +121,24 @@ inline std::string GgufFromHf(const std::string& hf) {
 
 }  // namespace gguf_names
 
-// Which DType a ggml type reads as in place (false: not computable in place).
+// The DType of a ggml type (false: a type this project cannot read, e.g. Q4_1, Q2_K, IQ*).
 inline bool DTypeFromGgml(uint32_t type, DType* out) {
   switch (type) {
     case ggml_type::F32: *out = DType::F32; return true;
     case ggml_type::F16: *out = DType::F16; return true;
     case ggml_type::BF16: *out = DType::BF16; return true;
+    case ggml_type::Q8_0: *out = DType::Q8_0; return true;
+    case ggml_type::Q4_0: *out = DType::Q4_0; return true;
+    case ggml_type::Q4_K: *out = DType::Q4_K; return true;
+    case ggml_type::Q5_K: *out = DType::Q5_K; return true;
+    case ggml_type::Q6_K: *out = DType::Q6_K; return true;
     default: return false;
   }
+}
+
+inline const char* GgmlTypeName(uint32_t t) {
+  const GgmlTypeInfo* info = FindGgmlType(t);
+  return info ? info->name : "?";
 }
 
 namespace gguf_detail {
@@ -195,7 +206,7 @@ inline nlohmann::json ConfigFromGguf(const GgufFile& g) {
   for (int64_t h : heads)
     if (h != heads[0]) throw Error(Str(g.where(k + "attention.head_count"), " varies by layer; not supported"));
   c["num_attention_heads"] = heads[0];
-  if (arch == "gemma4") {
+  {
     const std::vector<int64_t> kv = gguf_detail::PerLayer(g, k + "attention.head_count_kv", L);
     int64_t kv_swa = -1, kv_full = -1;
     for (int64_t i = 0; i < L; ++i) {
@@ -205,17 +216,20 @@ inline nlohmann::json ConfigFromGguf(const GgufFile& g) {
       slot = kv[size_t(i)];
     }
     c["num_key_value_heads"] = kv_swa >= 0 ? kv_swa : kv_full;
-    // attention_k_eq_v: full layers that compute K/V have no attn_v.
+    // attention_k_eq_v: full layers that compute K/V have no attn_v. A drafter computes no K/V at all; its
+    // config says k_eq_v exactly when the full layers' KV head count differs (the target's geometry).
     bool k_eq_v = false;
-    for (int64_t i = 0; i < first_shared; ++i)
-      if (!pattern.ints[size_t(i)] && !g.find_tensor(Str("blk.", i, ".attn_v.weight"))) k_eq_v = true;
+    if (arch == "gemma4") {
+      for (int64_t i = 0; i < first_shared; ++i)
+        if (!pattern.ints[size_t(i)] && !g.find_tensor(Str("blk.", i, ".attn_v.weight"))) k_eq_v = true;
+    } else {
+      k_eq_v = kv_full >= 0 && kv_swa >= 0 && kv_full != kv_swa;
+    }
     c["attention_k_eq_v"] = k_eq_v;
     if (k_eq_v && kv_full >= 0) c["num_global_key_value_heads"] = kv_full;
     else if (kv_full >= 0 && kv_swa >= 0 && kv_full != kv_swa)
       throw Error(Str(g.where(k + "attention.head_count_kv"), ": full layers have ", kv_full, " KV heads and sliding ",
                       kv_swa, ", which Gemma 4 allows only with attention_k_eq_v"));
-  } else {
-    c["num_key_value_heads"] = g.get_uint(k + "attention.head_count_kv", 1);
   }
 
   // MLP width: a u32, or per layer (doubled on KV-shared layers: use_double_wide_mlp).
@@ -271,19 +285,24 @@ inline nlohmann::json ConfigFromGguf(const GgufFile& g) {
   return a;
 }
 
-// Widens `n` elements of ggml type `type` to f32. Plain types only here; block types arrive with the
-// quantized kernels (ops/quant_scalar.h).
-inline void GgmlToF32(const uint8_t* src, uint32_t type, size_t n, float* dst, const std::string& where) {
-  DType t;
-  if (!DTypeFromGgml(type, &t)) {
-    const GgmlTypeInfo* info = FindGgmlType(type);
-    throw Error(Str(where, ": ggml type ", info ? info->name : "?", " is not supported"));
-  }
-  for (size_t i = 0; i < n; ++i) {
+// Widens `rows` rows of `cols` elements of `t` to f32 (exactly llama.cpp's dequantization for block types).
+inline void RowsToF32(const uint8_t* src, DType t, size_t rows, size_t cols, float* dst) {
+  const size_t row_bytes = ops::RowBytes(t, cols);
+  for (size_t r = 0; r < rows; ++r) {
+    const uint8_t* row = src + r * row_bytes;
+    float* out = dst + r * cols;
     switch (t) {
-      case DType::F32: std::memcpy(dst + i, src + 4 * i, 4); break;
-      case DType::F16: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); dst[i] = ops::F32FromF16(h); break; }
-      default: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); dst[i] = ops::F32FromBF16(h); break; }
+      case DType::F32: std::memcpy(out, row, cols * 4); break;
+      case DType::F16:
+        for (size_t i = 0; i < cols; ++i) { uint16_t h; std::memcpy(&h, row + 2 * i, 2); out[i] = ops::F32FromF16(h); }
+        break;
+      case DType::BF16:
+        for (size_t i = 0; i < cols; ++i) { uint16_t h; std::memcpy(&h, row + 2 * i, 2); out[i] = ops::F32FromBF16(h); }
+        break;
+      case DType::F64:
+        for (size_t i = 0; i < cols; ++i) { double d; std::memcpy(&d, row + 8 * i, 8); out[i] = float(d); }
+        break;
+      default: ops::DequantizeRow(row, t, cols, out);
     }
   }
 }
@@ -303,13 +322,18 @@ inline Checkpoint LoadGgufCheckpoint(const std::string& path) {
     t.name = hf;
     t.shape = info.shape();
     t.file = path;
-    if (DTypeFromGgml(info.type, &t.dtype)) {
+    if (!DTypeFromGgml(info.type, &t.dtype))
+      throw Error(Str(path, ": tensor ", info.name, ": ggml type ", GgmlTypeName(info.type), " is not supported "
+                      "(F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)"));
+    // K-quants are not MatMul weights: widen them to f32 now, except the PLE table, read one row per token.
+    const bool widen = ops::IsBlockType(t.dtype) && !ops::IsWeightDType(t.dtype) &&
+                       hf != "model.embed_tokens_per_layer.weight";
+    if (!widen) {
       t.data = info.data;
       t.nbytes = size_t(info.nbytes);
     } else {
-      // Not readable in place: widen to f32 now.
       auto buffer = std::make_shared<std::vector<float>>(size_t(info.numel()));
-      GgmlToF32(info.data, info.type, buffer->size(), buffer->data(), Str(path, ": tensor ", info.name));
+      RowsToF32(info.data, t.dtype, size_t(info.numel() / info.ne[0]), size_t(info.ne[0]), buffer->data());
       t.dtype = DType::F32;
       t.data = buffer->data();
       t.nbytes = buffer->size() * 4;
@@ -342,17 +366,10 @@ inline std::vector<SourceTensor> SourcesOf(const Checkpoint& ckpt) {
     s.shape = t.shape;
     const Tensor* tp = &t;
     s.rows_f32 = [tp, cols = s.row_length()](int64_t row0, int64_t rows, float* dst) {
-      const size_t n = size_t(rows * cols), esz = ops::DTypeSize(tp->dtype);
-      const uint8_t* src = tp->bytes() + size_t(row0 * cols) * esz;
-      for (size_t i = 0; i < n; ++i) {
-        switch (tp->dtype) {
-          case DType::F32: std::memcpy(dst + i, src + 4 * i, 4); break;
-          case DType::F64: { double d; std::memcpy(&d, src + 8 * i, 8); dst[i] = float(d); break; }
-          case DType::F16: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); dst[i] = ops::F32FromF16(h); break; }
-          case DType::BF16: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); dst[i] = ops::F32FromBF16(h); break; }
-          default: throw Error(Str(tp->file, ": tensor ", tp->name, ": dtype ", DTypeName(tp->dtype), " cannot be converted"));
-        }
-      }
+      if (!ops::IsBlockType(tp->dtype) && !ops::IsWeightDType(tp->dtype) && tp->dtype != DType::F64)
+        throw Error(Str(tp->file, ": tensor ", tp->name, ": dtype ", DTypeName(tp->dtype), " cannot be converted"));
+      RowsToF32(tp->bytes() + size_t(row0) * ops::RowBytes(tp->dtype, size_t(cols)), tp->dtype, size_t(rows),
+                size_t(cols), dst);
     };
     out.push_back(std::move(s));
   }
@@ -396,16 +413,14 @@ inline void PlainFromF32(const float* x, size_t n, uint32_t type, uint8_t* dst) 
 
 struct GgufConversion {
   uint32_t type = ggml_type::F32;  // output type of the big matrices
-  RowQuantizer quantize_row;       // for block types; plain types use PlainFromF32
+  RowQuantizer quantize_row = [](const float* x, size_t n, uint32_t t, uint8_t* dst) {  // llama.cpp's reference
+    ops::QuantizeRow(x, t == ggml_type::Q8_0 ? DType::Q8_0 : DType::Q4_0, n, dst);     // quantizers
+  };
   std::string name = "gemma4";     // general.name
   std::map<std::string, std::pair<size_t, std::string>> report;  // category → (count, types chosen)
   std::vector<std::string> notes;                                // fall-backs
 };
 
-inline const char* GgmlTypeName(uint32_t t) {
-  const GgmlTypeInfo* info = FindGgmlType(t);
-  return info ? info->name : "?";
-}
 
 // Metadata (gemma4.* / gemma4-assistant.*) for an HF config, as llama.cpp's converter writes it.
 inline void SetGemma4Metadata(GgufWriter& w, const nlohmann::json& config_json, const std::string& source,

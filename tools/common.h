@@ -30,7 +30,8 @@ inline Checkpoint LoadCheckpointOrDefault(const std::string& path) {
       gemma4_embedded_safetensors, gemma4_embedded_safetensors_size);
 }
 
-// An empty path loads the embedded tiny model (random weights: it prints meaningless ids).
+// A Hugging Face directory or a .gguf file (LoadCheckpoint); an empty path loads the embedded tiny model
+// (random weights: it prints meaningless ids).
 inline std::unique_ptr<Gemma4ForCausalLM> LoadModel(const std::string& path) {
   auto lm = Gemma4ForCausalLM::from_checkpoint(LoadCheckpointOrDefault(path));
   for (const std::string& w : lm->config.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());

@@ -21,7 +21,7 @@ static int Golden(int argc, char** argv) {
   std::string model_path, golden_path, simd;
   long threads = 0;
   tools::ArgParser args("gemma4-eval golden", "Compare a model with a golden file (golden/README.md).");
-  args.option("-m, --model", "PATH", &model_path, "checkpoint directory (default: the embedded tiny golden model)")
+  args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
       .option("-g, --golden", "FILE", &golden_path, "golden.safetensors (default: <model>/golden.safetensors)")
       .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
       .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
@@ -107,7 +107,7 @@ static int Dump(int argc, char** argv) {
   tools::ArgParser args("gemma4-eval dump",
                         "Write this engine's capture points for a model as a golden file (golden/FORMAT.md), with\n"
                         "tolerances from its own spread across SIMD targets (so it runs once per target).");
-  args.option("-m, --model", "PATH", &model_path, "checkpoint (default: the embedded tiny golden model)")
+  args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
       .option("--prompt-ids", "IDS", &prompt_ids, "a prompt as comma-separated ids (repeatable: prompts p0, p1, ...)")
       .option("--greedy", "N", &greedy, "greedy continuation length (default 16, 0 = none)")
       .option("-o, --out", "FILE", &out_path, "the golden file to write (.safetensors)")

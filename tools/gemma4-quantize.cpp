@@ -32,10 +32,6 @@ uint32_t ParseType(const std::string& s) {
   throw Error(Str("--type: \"", s, "\" is not one of f32, f16, bf16, q8_0, q4_0"));
 }
 
-void QuantizeRow(const float* x, size_t n, uint32_t type, uint8_t* dst) {
-  (void)x, (void)n, (void)dst;
-  throw Error(Str("ggml type ", GgmlTypeName(type), ": quantized output needs the quantized kernels (not merged yet)"));
-}
 
 }  // namespace
 
@@ -62,7 +58,6 @@ int main(int argc, char** argv) {
 
     GgufConversion conv;
     conv.type = ParseType(type_name);
-    conv.quantize_row = QuantizeRow;
     nlohmann::json config;
     std::vector<SourceTensor> sources;
     std::string source, dir;

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
     long n_predict = 16, threads = 0, ctx_size = 0, batch = 256;
     bool print_ids = true;
     tools::ArgParser args("gemma4-run", "Generate from a Gemma 4 checkpoint (Hugging Face directory).");
-    args.option("-m, --model", "PATH", &model_path, "checkpoint directory (default: the embedded tiny golden model)")
+    args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
         .option("--prompt-ids", "IDS", &prompt_ids, "prompt as comma-separated token ids (default: a fixed 12-id prompt)")
         .option("-n, --n-predict", "N", &n_predict, "tokens to generate (default 16)")
         .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
