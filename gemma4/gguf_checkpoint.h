@@ -262,7 +262,8 @@ inline nlohmann::json ConfigFromGguf(const GgufFile& g) {
     const int64_t half = c["global_head_dim"].get<int64_t>() / 2;
     if (rf->type != ggml_type::F32 || rf->ne.size() != 1 || int64_t(rf->ne[0]) != half)
       throw Error(Str(g.path, ": tensor rope_freqs.weight must be F32 [", half, "] (global_head_dim / 2)"));
-    const float* f = reinterpret_cast<const float*>(rf->data);
+    std::vector<float> f(static_cast<size_t>(half));
+    std::memcpy(f.data(), rf->data, f.size() * 4);  // the file need not be 4-byte aligned in memory
     int64_t rotated = 0;
     while (rotated < half && f[rotated] < 1e29f) ++rotated;
     for (int64_t i = rotated; i < half; ++i)
@@ -307,13 +308,14 @@ inline void RowsToF32(const uint8_t* src, DType t, size_t rows, size_t cols, flo
   }
 }
 
-// A GGUF as a Checkpoint: HF names and shapes, the config rebuilt from its metadata.
-inline Checkpoint LoadGgufCheckpoint(const std::string& path) {
-  GgufFile g = ReadGguf(path);
+// A parsed GGUF as a Checkpoint: HF names and shapes, the config rebuilt from its metadata. The
+// checkpoint keeps g.file (the mapping) alive; for bytes parsed from memory the caller keeps them.
+inline Checkpoint CheckpointFromGguf(const GgufFile& g) {
+  const std::string& path = g.path;
   Checkpoint ckpt;
   ckpt.path = path;
   ckpt.config = ConfigFromGguf(g);
-  ckpt.owners.push_back(g.file);
+  if (g.file) ckpt.owners.push_back(g.file);
   for (const GgufTensorInfo& info : g.tensors) {
     if (info.name == "rope_freqs.weight") continue;  // folded into rope_parameters
     const std::string hf = gguf_names::HfFromGguf(info.name);
@@ -339,10 +341,13 @@ inline Checkpoint LoadGgufCheckpoint(const std::string& path) {
       t.nbytes = buffer->size() * 4;
       ckpt.owners.push_back(buffer);
     }
-    ckpt.tensors.emplace(hf, std::move(t));
+    if (!ckpt.tensors.emplace(hf, std::move(t)).second) throw Error(Str(path, ": tensor ", info.name, " appears twice"));
   }
   return ckpt;
 }
+
+// Opens a .gguf file as a Checkpoint (LoadCheckpoint calls this for GGUF files).
+inline Checkpoint LoadGgufCheckpoint(const std::string& path) { return CheckpointFromGguf(ReadGguf(path)); }
 
 // ---- writing ----
 
