@@ -9,6 +9,8 @@
 //   out = softmax(scaling · q·kᵀ + mask) · v · Woᵀ   with scaling = 1.0 (q and k are RMS-normed; trap: not
 //        1/√D) and no attention softcap (trap: Gemma 2 had one). GQA: head h uses KV head h / (nH / KV).
 //   mask: causal; sliding layers also drop keys more than W − 1 positions back (W keys including self).
+//   KVRead: a layer whose K/V come from elsewhere (the MTP drafter, gemma4/assistant.h) reads another
+//   cache layer, with its own visible range instead of the causal one.
 // vs Gemma 3: k_eq_v, KV sharing, per-type head_dim and KV heads, scaling 1.0.
 #ifndef GEMMA4_ATTENTION_H_
 #define GEMMA4_ATTENTION_H_
@@ -19,11 +21,22 @@
 
 #include "gemma4/cache.h"
 #include "gemma4/config.h"
+#include "gemma4/error.h"
 #include "gemma4/linear.h"
 #include "gemma4/rms_norm.h"
 #include "ops/ops.h"
 
 namespace gemma4 {
+
+// Where a layer reads K/V it did not compute: `layer` of the cache it is given, the positions < end,
+// and of those, with window > 0, only the last `window` (keys j with end − 1 − j < window). The queries
+// are masked as if they sat at end − 1, whatever position their RoPE used. HF: the drafter's
+// shared_kv_states with its bidirectional masks (modeling_gemma4_assistant.py create_attention_masks).
+struct KVRead {
+  int64_t layer = -1;
+  size_t end = 0;
+  size_t window = 0;
+};
 
 struct Gemma4TextAttention {
   int64_t layer_idx = 0;
@@ -88,16 +101,28 @@ struct Gemma4TextAttention {
 
   // x: [T, H] (after input_layernorm) at positions pos0 .. → out: [T, H].
   // q, attn: [T, nH·D] scratch; k, v: [T, KV·D] scratch; cos, sin: [T, rotary_pairs] for this layer type.
+  // kv_read (KV-shared layers only, T = 1): read K/V as it says instead of from this layer's own source.
   void forward(const float* x, size_t T, size_t pos0, const float* cos, const float* sin, size_t rotary_pairs,
-               Gemma4Cache& cache, float* q, float* k, float* v, float* attn, float* out) const {
+               Gemma4Cache& cache, float* q, float* k, float* v, float* attn, float* out,
+               const KVRead* kv_read = nullptr) const {
     q_proj.forward(x, T, q);
     q_norm.forward(q, T * size_t(num_heads), q);
     ops::Rope(q, T, size_t(num_heads), size_t(head_dim), cos, sin, rotary_pairs);
     if (!is_kv_shared_layer) compute_kv(x, T, pos0, cos, sin, rotary_pairs, cache, k, v);
     ops::KVBlock blocks[2];
-    const size_t num_blocks = cache.blocks(layer_idx, pos0 + T, blocks);
-    ops::Attention(q, T, size_t(num_heads), size_t(head_dim), pos0, blocks, num_blocks, size_t(num_key_value_heads),
-                   size_t(sliding_window), scaling, attn);
+    size_t num_blocks = 0;
+    if (kv_read) {
+      if (!is_kv_shared_layer || T != 1 || kv_read->end == 0)
+        throw Error(Str("attention layer ", layer_idx, ": a KV read needs a KV-shared layer, one query and a "
+                        "non-empty cache"));
+      num_blocks = cache.blocks(kv_read->layer, kv_read->end, blocks);
+      ops::Attention(q, T, size_t(num_heads), size_t(head_dim), kv_read->end - 1, blocks, num_blocks,
+                     size_t(num_key_value_heads), kv_read->window, scaling, attn);
+    } else {
+      num_blocks = cache.blocks(layer_idx, pos0 + T, blocks);
+      ops::Attention(q, T, size_t(num_heads), size_t(head_dim), pos0, blocks, num_blocks,
+                     size_t(num_key_value_heads), size_t(sliding_window), scaling, attn);
+    }
     o_proj.forward(attn, T, out);
   }
 };

@@ -96,8 +96,10 @@ struct Gemma4TextDecoderLayer {
 
   // s.x [T,H]: the residual stream, updated in place, for tokens at positions pos0 .. pos0 + T − 1.
   // per_layer_input: this layer's [T,P] slice of the PLE inputs (null without PLE).
+  // kv_read: K/V from elsewhere (the MTP drafter's layers read the target's cache; see attention.h).
   void forward(ForwardState& s, size_t T, size_t pos0, const Gemma4TextRotaryEmbedding& rotary,
-               const float* per_layer_input, Gemma4Cache& cache, Capture* capture) const {
+               const float* per_layer_input, Gemma4Cache& cache, Capture* capture,
+               const KVRead* kv_read = nullptr) const {
     const size_t H = size_t(hidden_size);
     float* x = s.x.data();
     const int type = self_attn.is_sliding ? 1 : 0;
@@ -105,7 +107,7 @@ struct Gemma4TextDecoderLayer {
 
     input_layernorm.forward(x, T, s.normed.data());
     self_attn.forward(s.normed.data(), T, pos0, s.cos[type].data(), s.sin[type].data(), pairs, cache, s.q.data(),
-                      s.k.data(), s.v.data(), s.attn.data(), s.branch.data());
+                      s.k.data(), s.v.data(), s.attn.data(), s.branch.data(), kv_read);
     post_attention_layernorm.forward(s.branch.data(), T, s.branch.data());
     ops::Add(x, s.branch.data(), T * H);
 

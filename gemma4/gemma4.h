@@ -11,6 +11,8 @@
 //   text_model.h              Gemma4TextModel (embeddings, per-layer embeddings, layers, final norm)
 //   causal_lm.h               Gemma4ForCausalLM (tied head, final logit softcapping)
 //   cache.h                   DynamicCache (sliding ring buffers, KV-shared layers)
+//   assistant.h               Gemma4AssistantForCausalLM (the MTP drafter, modeling_gemma4_assistant.py)
+//   speculative.h             draft → verify → accept (HF assisted generation with the drafter)
 // and the plumbing: tensor.h, error.h, mapped_file.h, safetensors.h, gguf.h + gguf_checkpoint.h (llama.cpp GGUF
 // in and out), checkpoint.h, weights.h, state.h,
 // capture.h, generation.h, sampler.h (HF's logits processors and multinomial draw). Kernels live in ops/ (ops/ops.h).
@@ -19,6 +21,7 @@
 
 #include "ops/ops.h"  // first: it drives Highway's per-target compilation
 
+#include "gemma4/assistant.h"
 #include "gemma4/attention.h"
 #include "gemma4/cache.h"
 #include "gemma4/capture.h"
@@ -40,6 +43,7 @@
 #include "gemma4/safetensors.h"
 #include "gemma4/sampler.h"
 #include "gemma4/scaled_word_embedding.h"
+#include "gemma4/speculative.h"
 #include "gemma4/state.h"
 #include "gemma4/tensor.h"
 #include "gemma4/text_model.h"

@@ -65,6 +65,9 @@ HWY_EXPORT(ToF32FromBF16);
 HWY_EXPORT(ToF32FromF16);
 HWY_EXPORT(ToF32FromQ8_0);
 HWY_EXPORT(ToF32FromQ4_0);
+HWY_EXPORT(ToF32FromQ4_K);
+HWY_EXPORT(ToF32FromQ5_K);
+HWY_EXPORT(ToF32FromQ6_K);
 HWY_EXPORT(RMSNormF32);
 HWY_EXPORT(GeluTanhMulF32);
 HWY_EXPORT(SoftcapF32);
@@ -103,7 +106,10 @@ static inline void ToF32(const void* src, DType t, size_t n, float scale, float*
     case DType::F16: return HWY_DYNAMIC_DISPATCH(ToF32FromF16)(static_cast<const uint16_t*>(src), n, scale, dst);
     case DType::Q8_0: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ8_0)(bytes, n, scale, dst);
     case DType::Q4_0: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ4_0)(bytes, n, scale, dst);
-    default: return scalar::ToF32(src, t, n, scale, dst);  // F64 (rare, small tensors only); K-quants
+    case DType::Q4_K: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ4_K)(bytes, n, scale, dst);
+    case DType::Q5_K: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ5_K)(bytes, n, scale, dst);
+    case DType::Q6_K: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ6_K)(bytes, n, scale, dst);
+    default: return scalar::ToF32(src, t, n, scale, dst);  // F64 (rare, small tensors only)
   }
 }
 

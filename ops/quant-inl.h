@@ -1,4 +1,5 @@
-// ops/quant-inl.h — MatMul and ToF32 on llama.cpp's Q8_0 and Q4_0 blocks (GGUF weights), read in place.
+// ops/quant-inl.h — MatMul and ToF32 on llama.cpp's Q8_0 and Q4_0 blocks (GGUF weights), read in place, and
+// ToF32 for the K-quants Q4_K, Q5_K, Q6_K (widened when loaded).
 //
 // Scalar twins: ops/quant_scalar.h (formats, dequantization) and ops/matmul_scalar.h.
 //
@@ -41,6 +42,21 @@ namespace gemma4::ops {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// A block's f16 scale d (at p, unaligned) as f32. On x86 this is one F16C conversion instead of the scalar
+// bit-fiddling of F32FromF16, which would cost as much as dequantizing the block's 32 weights. Highway's
+// emulation on the portable targets maps Inf/NaN to finite numbers, so those use F32FromF16 (exact for all).
+HWY_INLINE float BlockScale(const uint8_t* p) {
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+  uint16_t bits;
+  std::memcpy(&bits, p, 2);
+  return F32FromF16(bits);
+#else
+  const hn::CappedTag<float, 1> d1;
+  const hn::Rebind<hwy::float16_t, decltype(d1)> dh1;
+  return hn::GetLane(hn::PromoteTo(d1, hn::LoadU(dh1, reinterpret_cast<const hwy::float16_t*>(p))));
+#endif
+}
+
 // Rows of K weights stored as K/32 blocks of 34 bytes: f16 d, then int8 qs[32].
 template <>
 struct WeightRows<BlockQ8_0> {
@@ -51,9 +67,7 @@ struct WeightRows<BlockQ8_0> {
   struct Cursor { const int8_t* qs; float d; };
   Cursor At(size_t n, size_t k) const {
     const uint8_t* b = w + (n * (K / 32) + k / 32) * sizeof(BlockQ8_0);
-    uint16_t d;
-    std::memcpy(&d, b, 2);
-    return {reinterpret_cast<const int8_t*>(b + 2), F32FromF16(d)};
+    return {reinterpret_cast<const int8_t*>(b + 2), BlockScale(b)};
   }
   // Weights v .. v + Lanes − 1 of the block: d · q.
   template <class DF>
@@ -77,9 +91,7 @@ struct WeightRows<BlockQ4_0> {
   struct Cursor { const uint8_t* qs; float d; };
   Cursor At(size_t n, size_t k) const {
     const uint8_t* b = w + (n * (K / 32) + k / 32) * sizeof(BlockQ4_0);
-    uint16_t d;
-    std::memcpy(&d, b, 2);
-    return {b + 2, F32FromF16(d)};
+    return {b + 2, BlockScale(b)};
   }
   // Weights v .. v + Lanes − 1 of the block (Lanes ≤ 16 divides 16, so they share one nibble half):
   // bytes v % 16 onwards, low nibbles for v < 16, high nibbles after; d · (q − 8).
@@ -88,7 +100,15 @@ struct WeightRows<BlockQ4_0> {
     const hn::Rebind<uint8_t, DF> du8;
     const hn::Rebind<int32_t, DF> di32;
     const auto bytes = hn::PromoteTo(di32, hn::LoadU(du8, c.qs + v % 16));
-    const auto q = hn::And(hn::ShiftRightSame(bytes, v < 16 ? 0 : 4), hn::Set(di32, 0xF));
+    const auto q = hn::And(v < 16 ? bytes : hn::ShiftRight<4>(bytes), hn::Set(di32, 0xF));
+#if HWY_ARCH_X86
+    if constexpr (hn::MaxLanes(DF()) == 16) {
+      // AVX-512: one vector holds the block's whole codebook (q − 8)·d for q = 0..15 (exact products, as
+      // below), so a permute replaces subtract, convert and multiply.
+      const auto codebook = hn::Mul(hn::ConvertTo(df, hn::Sub(hn::Iota(di32, 0), hn::Set(di32, 8))), hn::Set(df, c.d));
+      return hn::TableLookupLanes(codebook, hn::IndicesFromVec(df, q));
+    }
+#endif
     return hn::Mul(hn::Set(df, c.d), hn::ConvertTo(df, hn::Sub(q, hn::Set(di32, 8))));
   }
   float Element(size_t n, size_t k) const { return scalar::QuantElementToF32(w + n * RowBytes(DType::Q4_0, K), DType::Q4_0, k); }
@@ -105,6 +125,84 @@ HWY_INLINE void BlocksToF32(const uint8_t* HWY_RESTRICT src, size_t n, float sca
     const auto c = row.At(0, k);
     for (size_t v = 0; v < 32; v += L) hn::StoreU(hn::Mul(WeightRows<BT>::Load(df, c, v), vscale), df, dst + k + v);
   }
+}
+
+// K-quants, only ever widened (load time, embedding rows): the formulas of ops/quant_scalar.h, a vector of
+// weights at a time. Vectors of at most 16 lanes never straddle a Q6_K scale (16 weights) or a Q4_K/Q5_K
+// sub-block (32 weights).
+
+// Q4_K (kHighBit false) and Q5_K (true): sub-block s = 2c + half of chunk c holds weights 32s + l with
+// q = nibble `half` of qs[32c + l] (+ 16 · bit s of qh[l] for Q5_K); w = (d·sc[s])·q − dmin·m[s].
+template <bool kHighBit>
+HWY_INLINE void KQuant45ToF32(const uint8_t* HWY_RESTRICT src, size_t n, float scale, float* HWY_RESTRICT dst) {
+  const hn::CappedTag<float, 16> df;
+  const hn::Rebind<uint8_t, decltype(df)> du8;
+  const hn::Rebind<int32_t, decltype(df)> di32;
+  const size_t L = hn::Lanes(df);
+  const size_t block_bytes = kHighBit ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
+  const auto vscale = hn::Set(df, scale);
+  for (size_t ib = 0; ib < n / 256; ++ib) {
+    const uint8_t* b = src + ib * block_bytes;
+    const uint8_t* scales = b + 4;
+    const uint8_t* qh = b + 16;                        // Q5_K only
+    const uint8_t* qs = b + (kHighBit ? 48 : 16);
+    const float d = BlockScale(b), dmin = BlockScale(b + 2);
+    for (int sub = 0; sub < 8; ++sub) {
+      uint8_t sc, m;
+      KScaleMin(scales, sub, &sc, &m);
+      const auto d1 = hn::Set(df, d * float(sc)), m1 = hn::Set(df, dmin * float(m));
+      for (size_t l = 0; l < 32; l += L) {
+        const auto bytes = hn::PromoteTo(di32, hn::LoadU(du8, qs + 32 * (sub / 2) + l));
+        auto q = hn::And(sub % 2 ? hn::ShiftRight<4>(bytes) : bytes, hn::Set(di32, 0xF));
+        if (kHighBit) {
+          const auto high = hn::PromoteTo(di32, hn::LoadU(du8, qh + l));
+          q = hn::Or(q, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(high, sub), hn::Set(di32, 1))));
+        }
+        const auto w = hn::Sub(hn::Mul(d1, hn::ConvertTo(df, q)), m1);
+        hn::StoreU(hn::Mul(w, vscale), df, dst + 256 * ib + 32 * sub + l);
+      }
+    }
+  }
+}
+
+// Q6_K: weight 128h + 32r + l has q = (nibble r/2 of ql[64h + 32·(r%2) + l]) | (bits 2r..2r+1 of qh[32h + l]) << 4
+// and w = (d·sc[j/16])·(q − 32).
+HWY_INLINE void Q6_KToF32(const uint8_t* HWY_RESTRICT src, size_t n, float scale, float* HWY_RESTRICT dst) {
+  const hn::CappedTag<float, 16> df;
+  const hn::Rebind<uint8_t, decltype(df)> du8;
+  const hn::Rebind<int32_t, decltype(df)> di32;
+  const size_t L = hn::Lanes(df);
+  const auto vscale = hn::Set(df, scale);
+  for (size_t ib = 0; ib < n / 256; ++ib) {
+    const uint8_t* b = src + ib * sizeof(BlockQ6_K);
+    const uint8_t* ql = b;
+    const uint8_t* qh = b + 128;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+    const float d = BlockScale(b + 208);
+    for (int h = 0; h < 2; ++h) {
+      for (int r = 0; r < 4; ++r) {
+        for (size_t l = 0; l < 32; l += L) {
+          const size_t j = 128 * h + 32 * r + l;
+          const auto lo = hn::PromoteTo(di32, hn::LoadU(du8, ql + 64 * h + 32 * (r % 2) + l));
+          const auto hi = hn::PromoteTo(di32, hn::LoadU(du8, qh + 32 * h + l));
+          const auto q = hn::Or(hn::And(r < 2 ? lo : hn::ShiftRight<4>(lo), hn::Set(di32, 0xF)),
+                                hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(hi, 2 * r), hn::Set(di32, 3))));
+          const auto w = hn::Mul(hn::Set(df, d * float(sc[j / 16])), hn::ConvertTo(df, hn::Sub(q, hn::Set(di32, 32))));
+          hn::StoreU(hn::Mul(w, vscale), df, dst + 256 * ib + j);
+        }
+      }
+    }
+  }
+}
+
+static HWY_NOINLINE HWY_MAYBE_UNUSED void ToF32FromQ4_K(const uint8_t* src, size_t n, float scale, float* dst) {
+  KQuant45ToF32<false>(src, n, scale, dst);
+}
+static HWY_NOINLINE HWY_MAYBE_UNUSED void ToF32FromQ5_K(const uint8_t* src, size_t n, float scale, float* dst) {
+  KQuant45ToF32<true>(src, n, scale, dst);
+}
+static HWY_NOINLINE HWY_MAYBE_UNUSED void ToF32FromQ6_K(const uint8_t* src, size_t n, float scale, float* dst) {
+  Q6_KToF32(src, n, scale, dst);
 }
 
 static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ8_0(const float* x, size_t T, size_t K, const uint8_t* w, size_t N,

@@ -249,6 +249,76 @@ TEST_CASE("gemma4-eval compare refuses mismatched input in one line", "[cli][com
   std::remove(file.c_str());
 }
 
+TEST_CASE("gemma4-eval ppl: perplexity, a base file, KL against it, one-line errors", "[cli][ppl]") {
+  const std::string ids = TempPath("ids.txt"), base = TempPath("base.safetensors");
+  {
+    FILE* f = std::fopen(ids.c_str(), "w");
+    REQUIRE(f != nullptr);
+    for (int i = 0; i < 120; ++i) std::fprintf(f, "%d%s", (i * 37 + 11) % 512, i % 10 == 9 ? "\n" : ", ");
+    std::fclose(f);
+  }
+  Result r = Run(kEval + " ppl --ids-file " + ids + " -c 32 --save-base " + base);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("scored 119"));
+  CHECK_THAT(LastLine(r.out), Catch::StartsWith("ppl "));
+  r = Run(kEval + " ppl --ids-file " + ids + " -c 32 --kl-base " + base + " -t 1");
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("KL mean 0 max 0 | top-1 agreement 100.00%"));
+  r = Run(kEval + " ppl --model " + kGolden + "/moe_26b_like --ids-file " + ids + " -c 32 --kl-base " + base);
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, !Catch::Contains("KL mean 0 "));
+  for (const std::string& args : std::vector<std::string>{" --ids-file /no/such", " --ids-file " + ids + " -c 16 --kl-base " + base,
+                                  " --ids-file " + ids + " --kl-base " + ids, " --ids-file " + ids + " --stride 99 -c 32"}) {
+    r = Run(kEval + " ppl" + args);
+    INFO(args << " → " << r.out);
+    CHECK(r.status != 0);
+    CHECK(Lines(r.out) == 1);
+  }
+  std::remove(ids.c_str());
+  std::remove(base.c_str());
+}
+
+TEST_CASE("gemma4-eval golden --draft checks a drafter on its target", "[cli][speculative]") {
+  Result r = Run(kEval + " golden --model " + kGolden + "/e2b_like --draft " + kGolden + "/assistant -t 1");
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(LastLine(r.out), Catch::StartsWith("PASS"));
+  CHECK_THAT(r.out, Catch::Contains("long.draft_layer_hidden[3]"));
+  // the wrong target: refused in one line, naming both geometries
+  r = Run(kEval + " golden --model " + kGolden + "/dense_31b_like --draft " + kGolden + "/assistant -t 1");
+  CHECK(r.status != 0);
+  CHECK(Lines(r.out) == 1);
+  CHECK_THAT(r.out, Catch::Contains("KV heads"));
+}
+
+TEST_CASE("gemma4-run --draft prints the same tokens as without, then the speculative statistics", "[cli][speculative]") {
+  const std::string common = " -m " + kGolden + "/e2b_like -n 24 -t 1";
+  const Result plain = Run(kRun + common), spec = Run(kRun + common + " --draft " + kGolden + "/assistant --draft-max 3");
+  INFO(plain.out << "\n" << spec.out);
+  CHECK(spec.status == 0);
+  CHECK(spec.out.substr(0, spec.out.find('\n')) == plain.out.substr(0, plain.out.find('\n')));
+  CHECK_THAT(spec.out, Catch::Contains("drafted ") && Catch::Contains("acceptance") && Catch::Contains("tokens per forward"));
+  CHECK(Run(kRun + common + " --draft " + kGolden + "/assistant --draft-max 0").status != 0);
+}
+
+TEST_CASE("gemma4-bench --verify-cost prints k = 1..8, as a table or JSON", "[cli][speculative]") {
+  Result r = Run(kBench + " --verify-cost -p 16 -r 1 -t 1");
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("x decode step"));
+  r = Run(kBench + " --verify-cost --json -p 16 -r 1 -t 1");
+  CHECK(r.status == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  REQUIRE(j["verify"].size() == 8);
+  CHECK(j["verify"][7]["k"] == 8);
+  CHECK(j["decode_ms"].get<double>() > 0);
+  CHECK(j["verify"][0]["relative"].get<double>() > 0);
+  CHECK(Run(kBench + " --json").status != 0);
+}
+
 TEST_CASE("gemma4-quantize writes a GGUF that gemma4-eval golden and gemma4-run accept", "[cli][gguf]") {
   const std::string out = TempPath("m.gguf");
   struct Remove { std::string p; ~Remove() { std::remove(p.c_str()); } } remove{out};

@@ -10,6 +10,7 @@
 
 #include "tests/test_util.h"
 #include "tools/golden.h"
+#include "tools/perplexity.h"
 #include "tools/random_model.h"
 
 using namespace gemma4;
@@ -392,4 +393,56 @@ TEST_CASE("proportional RoPE rotates int(partial * D // 2) pairs with the full-D
   CHECK(rope.full.inv_freq[1] == Approx(std::pow(1e6, -2.0 / 512)));
   REQUIRE(rope.sliding.rotary_pairs() == 128);
   CHECK(rope.sliding.inv_freq[1] == Approx(std::pow(1e4, -2.0 / 256)));
+}
+
+TEST_CASE("perplexity: sliding windows score each token once, with the NLL of a fresh prefill of its context",
+          "[model][ppl]") {
+  auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
+  const size_t V = size_t(lm->config.vocab_size);
+  std::mt19937 rng(5);
+  std::vector<int32_t> ids(53);
+  for (int32_t& id : ids) id = int32_t(rng() % V);
+  for (const auto& [ctx, stride] : std::vector<std::pair<size_t, size_t>>{{16, 8}, {16, 16}, {20, 3}, {64, 0}}) {
+    tools::PerplexityBase saved;
+    const tools::PerplexityResult r = tools::Perplexity(*lm, ids, {ctx, stride, 5, 0}, nullptr, &saved);
+    // Brute force: window w covers [w·stride, w·stride + ctx); it scores each token q ≥ 1 that no earlier
+    // window scored and whose predecessor it holds, by the last logits of a fresh prefill of [start, q).
+    const size_t step = stride ? stride : ctx / 2;
+    double nll = 0;
+    size_t scored = 0, done_until = 1;
+    for (size_t begin = 0;; begin += step) {
+      const size_t end = std::min(begin + ctx, ids.size());
+      for (size_t q = std::max(done_until, begin + 1); q < end; ++q) {
+        Session s(*lm, 64);
+        const float* z = s.prefill(ids.data() + begin, q - begin);
+        std::vector<double> lp(V);
+        tools::LogSoftmax(z, V, lp.data());
+        nll -= double(float(lp[size_t(ids[q])]));
+        ++scored;
+      }
+      done_until = end;
+      if (end == ids.size()) break;
+    }
+    // With overlapping windows every token but the first is scored; without, each window's first is not.
+    if (step < ctx) CHECK(scored == ids.size() - 1);
+    INFO("ctx " << ctx << " stride " << stride);
+    CHECK(r.scored == scored);
+    CHECK(r.nll_sum == Approx(nll).epsilon(1e-12));
+    CHECK(saved.logprobs.size() == scored * V);
+    // Against its own log-probabilities: KL exactly 0 and full top-1 agreement.
+    const tools::PerplexityResult self = tools::Perplexity(*lm, ids, {ctx, stride, 7, 0}, &saved, nullptr);
+    CHECK(self.kl_sum == 0.0);
+    CHECK(self.top1_same == scored);
+  }
+  // A different model against the base: KL > 0.
+  auto other = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/dense_31b_like");
+  REQUIRE(size_t(other->config.vocab_size) == V);
+  {
+    tools::PerplexityBase saved;
+    tools::Perplexity(*lm, ids, {16, 8, 16, 0}, nullptr, &saved);
+    CHECK(tools::Perplexity(*other, ids, {16, 8, 16, 0}, &saved, nullptr).kl_sum > 0.0);
+  }
+  tools::PerplexityBase wrong;
+  tools::Perplexity(*lm, ids, {16, 8, 16, 0}, nullptr, &wrong);
+  CHECK_THROWS_WITH(tools::Perplexity(*lm, ids, {32, 8, 16, 0}, &wrong, nullptr), Catch::Contains("--ctx 16"));
 }

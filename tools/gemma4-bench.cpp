@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <mutex>
 #include <random>
@@ -81,21 +82,60 @@ static double MeasureMatvecBandwidth() {
   return best;
 }
 
+// Speculative decoding's ceiling: verifying k drafted tokens is one forward of k + 1 tokens at the same
+// context; its cost relative to one decode step bounds any MTP speedup (k accepted tokens cost that much).
+// Each measurement is best-of-reps, from the same context, rolled back after every forward.
+static int VerifyCost(const Gemma4ForCausalLM& lm, const std::string& name, long context, long reps, bool as_json) {
+  const size_t V = size_t(lm.config.vocab_size), kMax = 8;
+  std::mt19937 rng(7);
+  std::vector<int32_t> prompt(static_cast<size_t>(context)), batch(kMax + 1);
+  for (int32_t& id : prompt) id = int32_t(rng() % V);
+  for (int32_t& id : batch) id = int32_t(rng() % V);
+  Session session(lm, std::max<size_t>(size_t(context), kMax + 2), size_t(context) + kMax + 1);
+  session.prefill(prompt.data(), prompt.size());
+  std::vector<double> ms(kMax + 1, 1e30);  // ms[k]: a forward of k + 1 tokens (k = 0: one decode step)
+  for (long r = 0; r < reps; ++r)
+    for (size_t k = 0; k <= kMax; ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      lm.forward(batch.data(), k + 1, session.cache, session.state, session.logits.data(), /*all_rows=*/true);
+      ms[k] = std::min(ms[k], tools::Seconds(t0) * 1e3);
+      session.cache.truncate(size_t(context));
+    }
+  if (as_json) {
+    nlohmann::json j = {{"model", name}, {"simd", ops::TargetName()}, {"threads", ops::Pool().NumThreads()},
+                        {"context", context}, {"repetitions", reps}, {"decode_ms", ms[0]}, {"verify", nlohmann::json::array()}};
+    for (size_t k = 1; k <= kMax; ++k) j["verify"].push_back({{"k", k}, {"ms", ms[k]}, {"relative", ms[k] / ms[0]}});
+    std::printf("%s\n", j.dump(1).c_str());
+    return 0;
+  }
+  std::printf("model %s | SIMD %s, %zu threads | context %ld | best of %ld\n", name.c_str(), ops::TargetName(),
+              ops::Pool().NumThreads(), context, reps);
+  std::printf("%-8s %10s %10s %16s\n", "drafted", "tokens", "ms", "x decode step");
+  std::printf("%-8s %10d %10.3f %16.3f\n", "decode", 1, ms[0], 1.0);
+  for (size_t k = 1; k <= kMax; ++k) std::printf("%-8zu %10zu %10.3f %16.3f\n", k, k + 1, ms[k], ms[k] / ms[0]);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-bench", [&] {
     std::string model_path, random, dtype_name = "bf16", simd;
     long prompt_tokens = 128, decode_tokens = 32, threads = 0, reps = 3, layers = 0;
+    bool verify_cost = false, as_json = false;
     tools::ArgParser args("gemma4-bench", "Measure prefill and decode speed.");
     args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file")
         .option("--random", "PRESET", &random, "random weights in a released shape: e2b, e4b, 26b-a4b, 31b")
-        .option("--dtype", "TYPE", &dtype_name, "weight dtype of --random models: f32, bf16 (default), f16")
+        .option("--dtype", "TYPE", &dtype_name, "weight dtype of --random models: f32, bf16 (default), f16, q8_0, q4_0")
         .option("--layers", "N", &layers, "--random: keep only the first N layers (0 = all)")
         .option("-p, --n-prompt", "N", &prompt_tokens, "prompt tokens to prefill (default 128)")
         .option("-n, --n-gen", "N", &decode_tokens, "tokens to decode (default 32)")
         .option("-r, --repetitions", "N", &reps, "repetitions; the best is reported (default 3)")
         .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
-        .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
+        .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar")
+        .flag("--verify-cost", &verify_cost, "speculative decoding: cost of verifying k = 1..8 drafted tokens (one forward "
+                                             "of k+1 at context -p) relative to one decode step")
+        .flag("--json", &as_json, "--verify-cost: print JSON instead of the table");
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-bench --help)");
+    if (as_json && !verify_cost) throw Error("--json goes with --verify-cost");
     if (prompt_tokens < 1 || decode_tokens < 1 || reps < 1) throw Error("-p, -n and -r must be >= 1");
     tools::ConfigureOps(threads, simd);
 
@@ -111,14 +151,20 @@ int main(int argc, char** argv) {
         config["num_hidden_layers"] = layers;
         config["num_kv_shared_layers"] = std::min<long>(config["num_kv_shared_layers"].get<long>(), layers / 2);
       }
-      const DType dtype = dtype_name == "f32" ? DType::F32 : dtype_name == "f16" ? DType::F16 : DType::BF16;
-      if (dtype_name != "f32" && dtype_name != "f16" && dtype_name != "bf16") throw Error("--dtype: f32, bf16 or f16");
+      const std::map<std::string, DType> dtypes = {{"f32", DType::F32}, {"bf16", DType::BF16}, {"f16", DType::F16},
+                                                   {"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}};
+      if (!dtypes.count(dtype_name)) throw Error("--dtype: f32, bf16, f16, q8_0 or q4_0");
+      const DType dtype = dtypes.at(dtype_name);
       lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, dtype, 1234));
     } else {
       lm = tools::LoadModel(model_path);
     }
     const double load_s = tools::Seconds(t_load);
     const size_t V = size_t(lm->config.vocab_size);
+    if (verify_cost)
+      return VerifyCost(*lm, !random.empty() ? "random " + random + " " + dtype_name
+                                             : (model_path.empty() ? tools::kEmbeddedModelName : model_path),
+                        prompt_tokens, reps, as_json);
 
     std::mt19937 rng(42);
     std::vector<int32_t> prompt(static_cast<size_t>(prompt_tokens));

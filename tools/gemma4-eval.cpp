@@ -1,8 +1,10 @@
 // gemma4-eval — hold a model against golden reference outputs.
 //
 //   gemma4-eval golden  --model DIR --golden FILE          our engine vs a golden file
+//   gemma4-eval golden  --model DIR --draft DIR [--golden FILE]   an MTP drafter's first round on its target
 //   gemma4-eval compare --golden FILE --logits FILE ...    another engine's outputs vs a golden file
 //   gemma4-eval dump    --model DIR --prompt-ids ... --out FILE   our outputs, as a golden file
+//   gemma4-eval ppl     --model DIR --ids-file FILE [--kl-base FILE]   perplexity, KL against a base run
 // golden and compare print a table (one row per capture point) and end with a line that starts PASS or
 // FAIL; exit status 0 only on PASS. Format, metrics and tiers: golden/FORMAT.md.
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
@@ -14,26 +16,32 @@
 #include "tools/common.h"
 #include "tools/compare.h"
 #include "tools/golden.h"
+#include "tools/perplexity.h"
+#include "tools/progress.h"
 
 using namespace gemma4;
 
 static int Golden(int argc, char** argv) {
-  std::string model_path, golden_path, simd;
+  std::string model_path, golden_path, draft_path, simd;
   long threads = 0;
-  tools::ArgParser args("gemma4-eval golden", "Compare a model with a golden file (golden/README.md).");
+  tools::ArgParser args("gemma4-eval golden", "Compare a model (or a drafter on its target) with a golden file (golden/README.md).");
   args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
+      .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint: check its first drafting round on --model")
       .option("-g, --golden", "FILE", &golden_path, "golden.safetensors (default: <model>/golden.safetensors)")
       .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
       .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval golden --help)");
   if (golden_path.empty()) {
-    if (model_path.empty()) throw Error("--golden FILE is needed with the embedded model");
-    golden_path = model_path + "/golden.safetensors";
+    if (model_path.empty() && draft_path.empty()) throw Error("--golden FILE is needed with the embedded model");
+    golden_path = (draft_path.empty() ? model_path : draft_path) + "/golden.safetensors";
   }
   tools::ConfigureOps(threads, simd);
   auto lm = tools::LoadModel(model_path);
   const golden::GoldenFile g(golden_path);
-  const golden::Report report = golden::CheckTarget(*lm, g);
+  const golden::Report report =
+      draft_path.empty() ? golden::CheckTarget(*lm, g)
+                         : golden::CheckDrafter(*lm, *Gemma4AssistantForCausalLM::from_pretrained(draft_path), g,
+                                                golden::TargetHiddenTolerance(model_path));
   golden::PrintReport(report, stdout);
   return report.pass() ? 0 : 1;
 }
@@ -133,6 +141,51 @@ static int Dump(int argc, char** argv) {
   return 0;
 }
 
+static int Ppl(int argc, char** argv) {
+  std::string model_path, ids_file, kl_base, save_base, simd;
+  long ctx = 512, stride = 0, batch = 64, chunks = 0, threads = 0;
+  tools::ArgParser args("gemma4-eval ppl",
+                        "Perplexity with a sliding context (windows of --ctx tokens every --stride tokens; each scores\n"
+                        "the tokens no earlier window scored), and KL divergence / top-1 agreement against a base run.");
+  args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
+      .option("--ids-file", "FILE", &ids_file, "the text as token ids (commas and/or white space)")
+      .option("-c, --ctx", "N", &ctx, "tokens per window (default 512)")
+      .option("--stride", "N", &stride, "window step (default ctx/2)")
+      .option("-b, --batch", "N", &batch, "tokens per forward pass (default 64)")
+      .option("--chunks", "N", &chunks, "stop after N windows (default: all)")
+      .option("--save-base", "FILE", &save_base, "write this run's log-probabilities (f32, scored rows x vocab)")
+      .option("--kl-base", "FILE", &kl_base, "compare with a --save-base file: KL divergence, top-1 agreement")
+      .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
+      .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
+  if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval ppl --help)");
+  if (ids_file.empty()) throw Error("--ids-file is required");
+  if (ctx < 2 || stride < 0 || batch < 1 || chunks < 0) throw Error("--ctx >= 2, --stride >= 0, --batch >= 1, --chunks >= 0");
+  tools::ConfigureOps(threads, simd);
+  const std::vector<int32_t> ids = tools::ParseIdText(ids_file, ReadTextFile(ids_file));
+  auto lm = tools::LoadModel(model_path);
+  tools::PerplexityBase base, saved;
+  if (!kl_base.empty()) base = tools::ReadPerplexityBase(kl_base);
+  tools::PerplexityOptions o{size_t(ctx), size_t(stride), size_t(batch), size_t(chunks)};
+  tools::ProgressBar bar("ppl", 1);
+  const auto start = std::chrono::steady_clock::now();
+  const tools::PerplexityResult r = tools::Perplexity(
+      *lm, ids, o, kl_base.empty() ? nullptr : &base, save_base.empty() ? nullptr : &saved,
+      [&](size_t done, size_t total, const tools::PerplexityResult& so_far) {
+        bar = tools::ProgressBar("ppl", total);
+        bar.update(done, Str("ppl ", so_far.scored ? so_far.ppl() : 0.0));
+      });
+  bar.finish();
+  if (!save_base.empty()) tools::WritePerplexityBase(save_base, saved);
+  std::printf("tokens %zu, scored %zu, ctx %ld, stride %zu, %.1f s\n", ids.size(), r.scored, ctx,
+              stride ? size_t(stride) : size_t(ctx) / 2, tools::Seconds(start));
+  if (r.has_base)
+    std::printf("base ppl %.6f | KL mean %.6g max %.6g | top-1 agreement %.2f%%\n",
+                std::exp(r.base_nll_sum / double(r.scored)), r.kl_sum / double(r.scored), r.kl_max,
+                100.0 * double(r.top1_same) / double(r.scored));
+  std::printf("ppl %.6f +/- %.6f (mean NLL %.6f)\n", r.ppl(), r.ppl_error(), r.mean_nll());
+  return 0;
+}
+
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-eval", [&] {
     const std::string usage =
@@ -141,16 +194,18 @@ int main(int argc, char** argv) {
         "  golden   compare a model with a golden file, capture point by capture point\n"
         "  compare  judge another engine's logits / capture points against a golden file\n"
         "  dump     write a model's capture points as a golden file\n"
+        "  ppl      perplexity over a text, KL divergence against a base run\n"
         "run 'gemma4-eval COMMAND --help' for a command's options\n";
     const std::string command = argc > 1 ? argv[1] : "";
     if (command == "golden") return Golden(argc, argv);
     if (command == "compare") return Compare(argc, argv);
     if (command == "dump") return Dump(argc, argv);
+    if (command == "ppl") return Ppl(argc, argv);
     if (command == "-h" || command == "--help") {
       std::fputs(usage.c_str(), stdout);
       return 0;
     }
-    throw Error(command.empty() ? "no command given (golden, compare, dump)"
-                                : Str("unknown command \"", command, "\" (golden, compare, dump)"));
+    throw Error(command.empty() ? "no command given (golden, compare, dump, ppl)"
+                                : Str("unknown command \"", command, "\" (golden, compare, dump, ppl)"));
   });
 }

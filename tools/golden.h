@@ -288,6 +288,121 @@ inline Report CheckTarget(const Gemma4ForCausalLM& lm, const GoldenFile& g) {
   return report;
 }
 
+// The hidden-state tolerance of the target's own golden file (<dir>/golden.safetensors), 0 without one.
+inline double TargetHiddenTolerance(const std::string& target_dir) {
+  const std::string path = target_dir + "/golden.safetensors";
+  if (target_dir.empty() || !IsFile(path)) return 0;
+  return GoldenFile(path).tolerance("hidden_max_abs");
+}
+
+// Runs the first drafting round of a drafter golden file (golden/README.md, "Drafters") for every prompt.
+// The drafter's capture points (draft_layer_hidden, draft_hidden, draft_logits, draft_tokens) are computed
+// from the golden's own inputs (target_next_token, target_last_hidden, shared_kv.*), so they judge the
+// drafter alone, with the file's tolerances. End to end, our target's prefill must hand over the same next
+// token, last hidden state and K/V (within `handover_tol`: those are target outputs, so the target
+// golden's hidden tolerance applies; ≤ 0 = this file's), and the drafter run on that hand-over must
+// propose the same tokens (e2e.draft_tokens).
+inline Report CheckDrafter(const Gemma4ForCausalLM& target, const Gemma4AssistantForCausalLM& drafter,
+                           const GoldenFile& g, double handover_tol = 0) {
+  drafter.check_target(target.config);
+  Report report;
+  const double tol_logits = g.tolerance("logits_max_abs"), tol_hidden = g.tolerance("hidden_max_abs");
+  const double tol_nmse = g.tolerance("logits_nmse");
+  if (handover_tol <= 0) handover_tol = tol_hidden;
+  const Gemma4TextConfig& tc = target.config;
+  const size_t V = size_t(tc.vocab_size), Hb = size_t(tc.hidden_size);
+  const size_t Ha = size_t(drafter.config.text_config.hidden_size), La = drafter.model.layers.size();
+  auto compare = [&](const std::string& prompt, const std::string& name, const std::vector<float>& ours, double tol,
+                     double nmse, bool top1, size_t row, const std::string& label) {
+    const std::vector<float> ref = g.floats(prompt, name);
+    if (ours.size() != ref.size())
+      throw Error(Str(g.path, ": ", prompt, ".", name, " has ", ref.size(), " values, ours ", ours.size(),
+                      " (does the golden belong to this target and drafter?)"));
+    report.rows.push_back(CompareFloats(prompt + "." + label, ours.data(), ref.data(), ref.size(), row, tol, nmse, top1));
+  };
+  // k greedy draft steps from (token, h) at position p over `cache`; captures per step.
+  struct Round {
+    std::vector<int32_t> tokens;
+    std::vector<float> logits, hidden, layer_hidden;  // [k,V], [k,Hb], [k,La,Ha]
+  };
+  auto draft = [&](Gemma4Cache& cache, int32_t token, std::vector<float> h, size_t p, size_t k) {
+    Round r;
+    AssistantState st = drafter.make_state();
+    std::vector<float> h_next(Hb), logits(V);
+    for (size_t j = 0; j < k; ++j) {
+      Capture dc;
+      drafter.forward(target, cache, token, h.data(), p, st, logits.data(), h_next.data(), &dc);
+      for (size_t i = 0; i < La; ++i) {
+        const std::vector<float>& x = dc.find("draft_layer_hidden." + std::to_string(i))->f32;
+        r.layer_hidden.insert(r.layer_hidden.end(), x.begin(), x.end());
+      }
+      r.logits.insert(r.logits.end(), logits.begin(), logits.end());
+      r.hidden.insert(r.hidden.end(), h_next.begin(), h_next.end());
+      token = int32_t(ops::Argmax(logits.data(), V));
+      r.tokens.push_back(token);
+      h = h_next;
+    }
+    return r;
+  };
+  for (const std::string& prompt : g.prompts) {
+    const std::vector<int32_t> ids = g.ints(prompt, "input_ids");
+    const size_t T = ids.size();
+    const std::vector<int32_t> ref_tokens = g.ints(prompt, "draft_tokens");
+    const int32_t ref_pos = g.ints(prompt, "draft_position").at(0);
+    if (size_t(ref_pos) != T) throw Error(Str(g.path, ": ", prompt, ".draft_position is ", ref_pos, ", expected ", T));
+
+    // 1. the drafter alone, on the golden's inputs: its K/V written into a target-shaped cache
+    Gemma4Cache golden_cache(tc, T);
+    for (const char* type : {"sliding_attention", "full_attention"}) {
+      const int64_t src = tc.kv_source_layer(type);
+      if (src < 0) continue;
+      const std::vector<float> k = g.floats(prompt, Str("shared_kv.", type, ".k"));
+      const std::vector<float> v = g.floats(prompt, Str("shared_kv.", type, ".v"));
+      if (k.size() != T * golden_cache.layers[size_t(src)].row || v.size() != k.size())
+        throw Error(Str(g.path, ": ", prompt, ".shared_kv.", type, " does not match the target's K/V geometry"));
+      golden_cache.write(src, 0, T, k.data(), v.data());
+    }
+    golden_cache.seq_length = T;
+    const Round r = draft(golden_cache, g.ints(prompt, "target_next_token").at(0),
+                          g.floats(prompt, "target_last_hidden"), T, ref_tokens.size());
+    report.rows.push_back(CompareIds(prompt + ".draft_tokens", r.tokens, ref_tokens));
+    // draft_layer_hidden [k, La, Ha]: one row per layer, so the report shows the first layer that drifts
+    const std::vector<float> ref_layers = g.floats(prompt, "draft_layer_hidden");
+    if (ref_layers.size() != r.layer_hidden.size())
+      throw Error(Str(g.path, ": ", prompt, ".draft_layer_hidden does not match the drafter's shape"));
+    for (size_t i = 0; i < La; ++i) {
+      std::vector<float> ours, ref;
+      for (size_t j = 0; j < ref_tokens.size(); ++j) {
+        const long a = long((j * La + i) * Ha), b = long((j * La + i + 1) * Ha);
+        ours.insert(ours.end(), r.layer_hidden.begin() + a, r.layer_hidden.begin() + b);
+        ref.insert(ref.end(), ref_layers.begin() + a, ref_layers.begin() + b);
+      }
+      report.rows.push_back(CompareFloats(Str(prompt, ".draft_layer_hidden[", i, "]"), ours.data(), ref.data(),
+                                          ref.size(), Ha, tol_hidden, -1, false));
+    }
+    compare(prompt, "draft_hidden", r.hidden, tol_hidden, -1, false, Hb, "draft_hidden");
+    compare(prompt, "draft_logits", r.logits, tol_logits, tol_nmse, true, V, "draft_logits");
+
+    // 2. end to end: our target's prefill hands over, our drafter drafts
+    Session session(target, std::max<size_t>(T, 2));
+    Capture cap;
+    const float* logits = session.prefill(ids.data(), T, &cap);
+    const int32_t next = int32_t(ops::Argmax(logits, V));
+    const std::vector<float> last(session.state.x.begin() + long((T - 1) * Hb), session.state.x.begin() + long(T * Hb));
+    report.rows.push_back(CompareIds(prompt + ".e2e.target_next_token", {next}, g.ints(prompt, "target_next_token")));
+    compare(prompt, "target_last_hidden", last, handover_tol, -1, false, Hb, "e2e.target_last_hidden");
+    for (const char* type : {"sliding_attention", "full_attention"})
+      for (const char* kv : {"k", "v"}) {
+        const std::string name = Str("shared_kv.", type, ".", kv);
+        const Capture::Entry* e = cap.find(name);
+        if (e && g.find(prompt, name)) compare(prompt, name, e->f32, handover_tol, -1, false, 1, "e2e." + name);
+      }
+    report.rows.push_back(CompareIds(prompt + ".e2e.draft_tokens", draft(session.cache, next, last, T, ref_tokens.size()).tokens,
+                                     ref_tokens));
+  }
+  return report;
+}
+
 // The table, then one last line that starts with PASS or FAIL and gives the worst figures.
 inline void PrintReport(const Report& report, std::FILE* out, const std::string& label = "") {
   std::fprintf(out, "%-38s %8s %11s %11s %10s %7s %7s %10s %11s  %s\n", "capture point", "count", "max_abs", "nmse",

@@ -42,7 +42,10 @@ struct RandomFiller {
   std::string prefix;
 
   Tensor& make(const std::string& name, const std::vector<int64_t>& shape, DType t) {
-    auto buffer = std::make_shared<std::vector<uint8_t>>(size_t(NumElements(shape)) * ops::DTypeSize(t));
+    // A block type (Q8_0, Q4_0) stores each last-dimension row as whole blocks.
+    const size_t last = shape.empty() ? 1 : size_t(shape.back());
+    auto buffer = std::make_shared<std::vector<uint8_t>>(size_t(NumElements(shape)) / std::max<size_t>(last, 1) *
+                                                         ops::RowBytes(t, last));
     Tensor tensor;
     tensor.name = prefix + name;
     tensor.dtype = t;
@@ -59,9 +62,21 @@ struct RandomFiller {
     const uint64_t base = RandomBase(seed, t.name);
     const size_t n = size_t(t.numel());
     uint8_t* out = const_cast<uint8_t*>(t.bytes());
+    const auto value = [&](size_t i) { return RandomWeight(base, i); };
+    if (ops::IsBlockType(dtype)) {  // quantize row by row with llama.cpp's reference quantizer
+      const size_t K = size_t(w.shape.back()), row_bytes = ops::RowBytes(dtype, K);
+      ops::ParallelRanges(n / K, std::max<size_t>(1, (1 << 16) / K), 1, [&](size_t begin, size_t end) {
+        std::vector<float> row(K);
+        for (size_t r = begin; r < end; ++r) {
+          for (size_t k = 0; k < K; ++k) row[k] = value(r * K + k);
+          ops::QuantizeRow(row.data(), dtype, K, out + r * row_bytes);
+        }
+      });
+      return;
+    }
     ops::ParallelRanges(n, 1 << 16, 1 << 12, [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
-        const float v = RandomWeight(base, i);
+        const float v = value(i);
         if (dtype == DType::F32) std::memcpy(out + 4 * i, &v, 4);
         else {
           const uint16_t h = dtype == DType::BF16 ? ops::BF16FromF32(v) : ops::F16FromF32(v);
@@ -85,7 +100,8 @@ struct RandomFiller {
 };
 
 // A checkpoint for a text config (HF config.json form, e.g. Gemma4PresetConfig("e2b")), random weights
-// of `dtype` (F32, BF16 or F16), text-only layout (tensor prefix "model.").
+// of `dtype` (F32, BF16, F16, or Q8_0 / Q4_0 quantized by llama.cpp's reference quantizer), text-only layout
+// (tensor prefix "model."). Norms, scalars and router scales stay F32.
 inline Checkpoint RandomCheckpoint(const nlohmann::json& config_json, DType dtype, uint64_t seed) {
   Checkpoint ckpt;
   ckpt.path = "<random>";
@@ -95,6 +111,35 @@ inline Checkpoint RandomCheckpoint(const nlohmann::json& config_json, DType dtyp
   RandomFiller filler{ckpt, dtype, seed, ""};
   filler("model", shape.model);
   if (!config.tie_word_embeddings) filler("lm_head", shape.lm_head);
+  return ckpt;
+}
+
+// A random MTP drafter for a "gemma4_assistant" config.json (text_config, backbone_hidden_size, …), as
+// Gemma4AssistantForCausalLM lays it out; with use_ordered_embeddings, token_ordering is a permutation of
+// the vocabulary drawn from `seed`.
+inline Checkpoint RandomAssistantCheckpoint(const nlohmann::json& config_json, DType dtype, uint64_t seed) {
+  Checkpoint ckpt;
+  ckpt.path = "<random assistant>";
+  ckpt.config = config_json;
+  Gemma4AssistantForCausalLM shape(ParseGemma4AssistantConfig(config_json, "<random assistant config>"));
+  RandomFiller filler{ckpt, dtype, seed, ""};
+  shape.visit(filler);
+  if (!shape.config.tie_word_embeddings) filler("lm_head", shape.lm_head);
+  if (shape.config.use_ordered_embeddings) {
+    const int64_t V = shape.config.text_config.vocab_size;
+    Tensor& t = filler.make("masked_embedding.token_ordering", {V}, DType::I64);
+    std::vector<int64_t> order(static_cast<size_t>(V));
+    for (int64_t i = 0; i < V; ++i) order[size_t(i)] = i;
+    uint64_t state = seed;
+    for (int64_t i = V - 1; i > 0; --i) {  // Fisher–Yates with splitmix64
+      uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      z ^= z >> 31;
+      std::swap(order[size_t(i)], order[size_t(z % uint64_t(i + 1))]);
+    }
+    std::memcpy(const_cast<uint8_t*>(t.bytes()), order.data(), order.size() * 8);
+  }
   return ckpt;
 }
 
