@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the GGUF reader with libFuzzer (clang -fsanitize=fuzzer,address,undefined) for N executions.
+# Fuzzes the GGUF reader with libFuzzer (clang -fsanitize=fuzzer,address,undefined) for N executions, on one
+# core at the lowest priority (nice -n 19).
 #   tests/fuzz/run.sh N [WORKDIR]
 # Seeds: tests/fuzz/corpus (committed, minimized) plus, if BUILD_DIR/gemma4-quantize exists, fresh seeds
 # from make_seeds.py. New inputs go to WORKDIR/corpus (default /tmp/gemma4-fuzz); crashes to WORKDIR/crash-*.
@@ -18,7 +19,7 @@ fi
 seeds=("$here/corpus")
 [ -d "$work/seeds" ] && seeds+=("$work/seeds")
 cd "$work"
-./fuzz_gguf -runs="$runs" -max_len=200000 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+nice -n 19 ./fuzz_gguf -runs="$runs" -max_len=200000 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
   -artifact_prefix="$work/" corpus "${seeds[@]}" 2>&1 | tee "$work/fuzz.log" | grep -E "^#[0-9]+ +(DONE|pulse)|stat::|ERROR|SUMMARY" || true
 status=${PIPESTATUS[0]}
 mkdir -p "$work/min"
