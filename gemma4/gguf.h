@@ -16,6 +16,8 @@
 #ifndef GEMMA4_GGUF_H_
 #define GEMMA4_GGUF_H_
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -560,6 +562,11 @@ struct GgufWriter {
     }
     header.append(size_t(align_up(header.size()) - header.size()), '\0');
 
+    // The temporary file is renamed over `path`: refuse anything but a regular file there (renaming over
+    // /dev/stdout or a symlink would replace the link, not write through it).
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      throw Error(Str(path, ": exists and is not a regular file; write the GGUF to a plain file path"));
     const std::string tmp = path + ".tmp";
     FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) throw Error(Str(tmp, ": cannot create"));

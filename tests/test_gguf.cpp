@@ -158,6 +158,14 @@ TEST_CASE("gguf: an interrupted write leaves no file, and an existing one untouc
   w.tensors[0].produce = [](const GgufSink& s) { const float x = 0; s(&x, 4); };
   CHECK(ErrorOf([&] { w.write(path); }).find("produced 4 bytes, expected 16") != std::string::npos);
   CHECK(test::ReadFile(path) == "old");
+  // A path that is not a regular file (a symlink such as /dev/stdout, a directory) is refused untouched.
+  const std::string link = dir.path + "/link.gguf";
+  REQUIRE(symlink(path.c_str(), link.c_str()) == 0);
+  w.tensors[0].produce = [](const GgufSink& s) { const float x[4] = {}; s(x, 16); };
+  CHECK(ErrorOf([&] { w.write(link); }).find("is not a regular file") != std::string::npos);
+  CHECK(ErrorOf([&] { w.write(dir.path); }).find("is not a regular file") != std::string::npos);
+  struct stat st;
+  CHECK((lstat(link.c_str(), &st) == 0 && S_ISLNK(st.st_mode)));
 }
 
 TEST_CASE("gguf: corrupt files are errors naming the file and the key or tensor", "[gguf][bad-input]") {
