@@ -30,6 +30,9 @@ struct Checkpoint {
   std::map<std::string, Tensor> tensors;             // by HF name
   std::vector<std::shared_ptr<const void>> owners;   // keep the mapped files (and any decoded data) alive
 
+  std::string config_from;                           // where `config` came from, for errors ("" = path/config.json)
+
+  std::string config_source() const { return config_from.empty() ? path + "/config.json" : config_from; }
   const Tensor* find(const std::string& name) const {
     const auto it = tensors.find(name);
     return it == tensors.end() ? nullptr : &it->second;

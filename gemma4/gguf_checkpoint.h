@@ -315,6 +315,7 @@ inline Checkpoint CheckpointFromGguf(const GgufFile& g) {
   Checkpoint ckpt;
   ckpt.path = path;
   ckpt.config = ConfigFromGguf(g);
+  ckpt.config_from = path + " (GGUF metadata)";
   if (g.file) ckpt.owners.push_back(g.file);
   for (const GgufTensorInfo& info : g.tensors) {
     if (info.name == "rope_freqs.weight") continue;  // folded into rope_parameters

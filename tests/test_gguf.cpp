@@ -253,6 +253,12 @@ TEST_CASE("gguf: a model file without a required key is an error naming the key"
     const std::string e = ErrorOf([&] { ConfigFromGguf(copy); });
     CHECK(e == Str(path, ": missing required key ", key));
   }
+  // A present but impossible value: the config error names the GGUF and the HF field it became.
+  GgufFile eps = g;
+  eps.metadata["gemma4.attention.layer_norm_rms_epsilon"] = GgufValue::F32(0.0f);
+  const std::string e = ErrorOf([&] { Gemma4ForCausalLM::from_checkpoint(CheckpointFromGguf(eps)); });
+  CHECK(e.find(path + " (GGUF metadata)") == 0);
+  CHECK(e.find("rms_norm_eps") != std::string::npos);
   GgufFile wrong = g;
   wrong.metadata["general.architecture"] = GgufValue::String("llama");
   CHECK(ErrorOf([&] { ConfigFromGguf(wrong); }).find("expected \"gemma4\"") != std::string::npos);
