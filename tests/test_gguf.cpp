@@ -414,7 +414,7 @@ TEST_CASE("gguf: Q8_0 and Q4_0 conversions against the golden logits", "[gguf][q
     }
     CHECK(kl[0] < kl[1] / 3);     // Q8_0 is clearly closer than Q4_0
     CHECK(top1[0] >= top1[1]);
-    CHECK(top1[0] >= 0.25);       // measured 0.33 (moe), 0.79–0.92 (dense, e2b)
+    CHECK(top1[0] >= 0.25);       // measured 0.32 (moe), 0.79 (e2b), 0.83 (dense)
   }
 }
 
