@@ -193,7 +193,7 @@ struct Gemma4AssistantForCausalLM {
   }
   static std::unique_ptr<Gemma4AssistantForCausalLM> from_checkpoint(Checkpoint ckpt) {
     auto m = std::make_unique<Gemma4AssistantForCausalLM>(
-        ParseGemma4AssistantConfig(ckpt.config, ckpt.path + "/config.json"));
+        ParseGemma4AssistantConfig(ckpt.config, ckpt.config_source()));
     m->bind(std::move(ckpt));
     return m;
   }

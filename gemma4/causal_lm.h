@@ -40,7 +40,7 @@ struct Gemma4ForCausalLM {
     return from_checkpoint(LoadCheckpoint(path));
   }
   static std::unique_ptr<Gemma4ForCausalLM> from_checkpoint(Checkpoint ckpt) {
-    auto lm = std::make_unique<Gemma4ForCausalLM>(ParseGemma4TextConfig(ckpt.config, ckpt.path + "/config.json"));
+    auto lm = std::make_unique<Gemma4ForCausalLM>(ParseGemma4TextConfig(ckpt.config, ckpt.config_source()));
     lm->bind(std::move(ckpt));
     return lm;
   }

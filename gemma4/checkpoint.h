@@ -30,6 +30,9 @@ struct Checkpoint {
   std::map<std::string, Tensor> tensors;             // by HF name
   std::vector<std::shared_ptr<const void>> owners;   // keep the mapped files (and any decoded data) alive
 
+  std::string config_from;                           // where `config` came from, for errors ("" = path/config.json)
+
+  std::string config_source() const { return config_from.empty() ? path + "/config.json" : config_from; }
   const Tensor* find(const std::string& name) const {
     const auto it = tensors.find(name);
     return it == tensors.end() ? nullptr : &it->second;
@@ -123,13 +126,21 @@ inline Checkpoint LoadCheckpointFromMemory(const std::string& name, const std::s
   return ckpt;
 }
 
-// Opens a checkpoint: a Hugging Face directory.
+// Defined in gemma4/gguf_checkpoint.h (included at the end of this file).
+inline Checkpoint LoadGgufCheckpoint(const std::string& path);
+inline bool LooksLikeGguf(const std::string& path);
+
+// Opens a checkpoint: a Hugging Face directory or a llama.cpp GGUF file (gemma4 / gemma4-assistant).
 inline Checkpoint LoadCheckpoint(const std::string& path) {
   if (IsDirectory(path)) return LoadSafetensorsDirectory(path);
   if (!IsFile(path)) throw Error(Str(path, ": no such file or directory"));
-  throw Error(Str(path, ": not a checkpoint (expected a Hugging Face directory with config.json and *.safetensors)"));
+  if (LooksLikeGguf(path)) return LoadGgufCheckpoint(path);
+  throw Error(Str(path, ": not a checkpoint (expected a Hugging Face directory with config.json and *.safetensors, "
+                  "or a .gguf file)"));
 }
 
 }  // namespace gemma4
+
+#include "gemma4/gguf_checkpoint.h"  // LoadGgufCheckpoint, declared above
 
 #endif  // GEMMA4_CHECKPOINT_H_

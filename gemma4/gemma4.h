@@ -13,7 +13,8 @@
 //   cache.h                   DynamicCache (sliding ring buffers, KV-shared layers)
 //   assistant.h               Gemma4AssistantForCausalLM (the MTP drafter, modeling_gemma4_assistant.py)
 //   speculative.h             draft → verify → accept (HF assisted generation with the drafter)
-// and the plumbing: tensor.h, error.h, mapped_file.h, safetensors.h, checkpoint.h, weights.h, state.h,
+// and the plumbing: tensor.h, error.h, mapped_file.h, safetensors.h, gguf.h + gguf_checkpoint.h (llama.cpp GGUF
+// in and out), checkpoint.h, weights.h, state.h,
 // capture.h, generation.h, sampler.h (HF's logits processors and multinomial draw). Kernels live in ops/ (ops/ops.h).
 #ifndef GEMMA4_GEMMA4_H_
 #define GEMMA4_GEMMA4_H_
@@ -31,6 +32,8 @@
 #include "gemma4/error.h"
 #include "gemma4/experts.h"
 #include "gemma4/generation.h"
+#include "gemma4/gguf.h"
+#include "gemma4/gguf_checkpoint.h"
 #include "gemma4/linear.h"
 #include "gemma4/mapped_file.h"
 #include "gemma4/mlp.h"

@@ -48,6 +48,7 @@ struct Tensor {
 struct Weight {
   std::vector<int64_t> shape;
   Tensor tensor;
+  bool rows_only = false;  // read one row at a time (ops::ToF32), never by MatMul: K-quants allowed too
 };
 
 // A small parameter widened to f32 when loaded (norm weights, layer_scalar, router scales).

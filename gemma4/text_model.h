@@ -54,6 +54,7 @@ struct Gemma4TextModel {
       const int64_t LP = c.num_hidden_layers * c.hidden_size_per_layer_input;
       embed_tokens_per_layer = Gemma4TextScaledWordEmbedding(c.vocab_size_per_layer_input, LP,
                                                              std::sqrt(double(c.hidden_size_per_layer_input)));
+      embed_tokens_per_layer.weight.rows_only = true;  // only rows of the tokens seen are ever read
       per_layer_model_projection = Linear(c.hidden_size, LP);
       per_layer_model_projection_scale = static_cast<float>(std::pow(double(c.hidden_size), -0.5));
       per_layer_projection_norm = Gemma4RMSNorm(c.hidden_size_per_layer_input, c.rms_norm_eps);

@@ -35,7 +35,7 @@ struct WeightBinder {
   // A matrix or table, read in place.
   void operator()(const std::string& name, Weight& w) const {
     const Tensor& t = require(name, w.shape);
-    if (!ops::IsWeightDType(t.dtype))
+    if (!ops::IsWeightDType(t.dtype) && !(w.rows_only && ops::IsBlockType(t.dtype)))
       throw Error(Str(t.file, ": tensor ", t.name, " has dtype ", DTypeName(t.dtype),
                       "; weights must be F32, BF16, F16, Q8_0 or Q4_0"));
     if (!t.shape.empty() && size_t(t.shape.back()) % ops::BlockSize(t.dtype) != 0)

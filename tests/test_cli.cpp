@@ -45,7 +45,8 @@ size_t Lines(const std::string& text) {
   return n;
 }
 
-const std::string kRun = GEMMA4_RUN, kEval = GEMMA4_EVAL, kBench = GEMMA4_BENCH, kGolden = GEMMA4_SOURCE_DIR "/golden";
+const std::string kRun = GEMMA4_RUN, kEval = GEMMA4_EVAL, kBench = GEMMA4_BENCH, kQuantize = GEMMA4_QUANTIZE,
+                  kGolden = GEMMA4_SOURCE_DIR "/golden";
 
 }  // namespace
 
@@ -438,4 +439,37 @@ TEST_CASE("gemma4-bench --verify-cost prints k = 1..8, as a table or JSON", "[cl
   CHECK(j["decode_ms"].get<double>() > 0);
   CHECK(j["verify"][0]["relative"].get<double>() > 0);
   CHECK(Run(kBench + " --json").status != 0);
+}
+
+TEST_CASE("gemma4-quantize writes a GGUF that gemma4-eval golden and gemma4-run accept", "[cli][gguf]") {
+  const std::string out = TempPath("m.gguf");
+  struct Remove { std::string p; ~Remove() { std::remove(p.c_str()); } } remove{out};
+  Result r = Run(kQuantize + " " + kGolden + "/moe_26b_like " + out + " --type q8_0 -q");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("norms"));                       // one line per category, with its type
+  CHECK_THAT(r.out, Catch::Contains("F32"));
+  CHECK_THAT(r.out, Catch::Contains("note: blk.0.ffn_down_exps.weight"));  // the F16 fall-back is said
+  CHECK_THAT(r.out, Catch::Contains("made-up vocabulary"));
+  r = Run(kQuantize + " " + kGolden + "/moe_26b_like " + out + " --type f32 -q");
+  REQUIRE(r.status == 0);
+  r = Run(kEval + " golden --model " + out + " --golden " + kGolden + "/moe_26b_like/golden.safetensors");
+  CHECK(r.status == 0);
+  CHECK(LastLine(r.out).rfind("PASS", 0) == 0);
+  r = Run(kRun + " -m " + out + " -n 4 -t 1 --prompt-ids 2,71,68,408");
+  CHECK(r.status == 0);
+}
+
+TEST_CASE("gemma4-quantize refuses bad input in one line and leaves no file", "[cli][gguf]") {
+  const std::string a = TempPath("a.gguf");
+  for (const std::string& args : {" " + kGolden + "/e2b_like " + a + " --type q2_k",
+                                  " /no/such/dir " + a, " --random 7b " + a,
+                                  " " + kGolden + "/e2b_like", " " + kGolden + "/e2b_like /no/such/dir/a.gguf"}) {
+    const Result r = Run(kQuantize + args);
+    INFO(args << " → " << r.out);
+    CHECK(r.status != 0);
+    CHECK(Lines(r.out) == 1);
+  }
+  CHECK(access(a.c_str(), F_OK) != 0);
+  CHECK(access((a + ".tmp").c_str(), F_OK) != 0);
 }

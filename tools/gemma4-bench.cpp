@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     long prompt_tokens = 128, decode_tokens = 32, threads = 0, reps = 3, layers = 0;
     bool verify_cost = false, as_json = false;
     tools::ArgParser args("gemma4-bench", "Measure prefill and decode speed.");
-    args.option("-m, --model", "PATH", &model_path, "checkpoint directory")
+    args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file")
         .option("--random", "PRESET", &random, "random weights in a released shape: e2b, e4b, 26b-a4b, 31b")
         .option("--dtype", "TYPE", &dtype_name, "weight dtype of --random models: f32, bf16 (default), f16, q8_0, q4_0")
         .option("--layers", "N", &layers, "--random: keep only the first N layers (0 = all)")

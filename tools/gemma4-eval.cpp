@@ -25,7 +25,7 @@ static int Golden(int argc, char** argv) {
   std::string model_path, golden_path, draft_path, simd;
   long threads = 0;
   tools::ArgParser args("gemma4-eval golden", "Compare a model (or a drafter on its target) with a golden file (golden/README.md).");
-  args.option("-m, --model", "PATH", &model_path, "checkpoint directory (default: the embedded tiny golden model)")
+  args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
       .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint: check its first drafting round on --model")
       .option("-g, --golden", "FILE", &golden_path, "golden.safetensors (default: <model>/golden.safetensors)")
       .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
@@ -117,7 +117,7 @@ static int Dump(int argc, char** argv) {
   tools::ArgParser args("gemma4-eval dump",
                         "Write this engine's capture points for a model as a golden file (golden/FORMAT.md), with\n"
                         "tolerances from its own spread across SIMD targets (so it runs once per target).");
-  args.option("-m, --model", "PATH", &model_path, "checkpoint (default: the embedded tiny golden model)")
+  args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
       .option("--prompt-ids", "IDS", &prompt_ids, "a prompt as comma-separated ids (repeatable: prompts p0, p1, ...)")
       .option("--greedy", "N", &greedy, "greedy continuation length (default 16, 0 = none)")
       .option("-o, --out", "FILE", &out_path, "the golden file to write (.safetensors)")
@@ -149,7 +149,7 @@ static int Ppl(int argc, char** argv) {
   tools::ArgParser args("gemma4-eval ppl",
                         "Perplexity with a sliding context (windows of --ctx tokens every --stride tokens; each scores\n"
                         "the tokens no earlier window scored), and KL divergence / top-1 agreement against a base run.");
-  args.option("-m, --model", "PATH", &model_path, "checkpoint (default: the embedded tiny golden model)")
+  args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
       .option("--ids-file", "FILE", &ids_file, "the text as token ids (commas and/or white space)")
       .option("-c, --ctx", "N", &ctx, "tokens per window (default 512)")
       .option("--stride", "N", &stride, "window step (default ctx/2)")

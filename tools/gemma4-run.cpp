@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
     double temp = 0.0, top_p = 1.0, min_p = 0.0, repeat_penalty = 1.0;
     bool think = false, interactive = false, print_ids = false, tokenize = false, raw = false;
     tools::ArgParser args("gemma4-run", "Generate from a Gemma 4 model, chat with it, or tokenize text.");
-    args.option("-m, --model", "PATH", &model_path, "model: Hugging Face directory or .gguf (default: the embedded tiny model)")
+    args.option("-m, --model", "PATH", &model_path, "model: Hugging Face directory or .gguf file (default: the embedded tiny model)")
         .option("-p, --prompt", "TEXT", &prompt, "prompt text (the user turn of the chat template unless --raw)")
         .option("-f, --file", "FILE", &prompt_file, "read the prompt text from FILE")
         .option("--prompt-ids", "IDS", &prompt_ids, "prompt as comma-separated token ids, no tokenizer (default: a fixed 12-id prompt)")

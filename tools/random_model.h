@@ -22,6 +22,19 @@
 
 namespace gemma4::tools {
 
+// Element i of the tensor whose stream starts at `base`: splitmix64 of base + (i+1)·golden ratio, mapped
+// to uniform(−a, a) with a = 0.02·√3 (standard deviation 0.02). A pure function of (base, i), so any
+// range of a tensor can be made on its own.
+inline uint64_t RandomBase(uint64_t seed, const std::string& name) { return seed ^ std::hash<std::string>()(name); }
+inline float RandomWeight(uint64_t base, size_t i) {
+  uint64_t z = base + (uint64_t(i) + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  const float u = float(z >> 40) * (1.0f / float(1 << 24)) * 2.0f - 1.0f;
+  return u * (0.02f * std::sqrt(3.0f));
+}
+
 struct RandomFiller {
   Checkpoint& checkpoint;
   DType dtype;
@@ -46,19 +59,10 @@ struct RandomFiller {
 
   void operator()(const std::string& name, Weight& w) {
     Tensor& t = make(name, w.shape, dtype);
-    const uint64_t base = seed ^ std::hash<std::string>()(t.name);
+    const uint64_t base = RandomBase(seed, t.name);
     const size_t n = size_t(t.numel());
     uint8_t* out = const_cast<uint8_t*>(t.bytes());
-    const float amplitude = 0.02f * std::sqrt(3.0f);  // uniform(−a, a) has std a/√3
-    // Weight i: splitmix64 of (base + (i + 1)·golden), whatever the dtype and however the work is split.
-    const auto value = [&](size_t i) {
-      uint64_t z = base + (i + 1) * 0x9E3779B97F4A7C15ull;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      z ^= z >> 31;
-      const float u = float(z >> 40) * (1.0f / float(1 << 24)) * 2.0f - 1.0f;
-      return u * amplitude;
-    };
+    const auto value = [&](size_t i) { return RandomWeight(base, i); };
     if (ops::IsBlockType(dtype)) {  // quantize row by row with llama.cpp's reference quantizer
       const size_t K = size_t(w.shape.back()), row_bytes = ops::RowBytes(dtype, K);
       ops::ParallelRanges(n / K, std::max<size_t>(1, (1 << 16) / K), 1, [&](size_t begin, size_t end) {
@@ -137,6 +141,52 @@ inline Checkpoint RandomAssistantCheckpoint(const nlohmann::json& config_json, D
     std::memcpy(const_cast<uint8_t*>(t.bytes()), order.data(), order.size() * 8);
   }
   return ckpt;
+}
+
+// The same random model as SourceTensors (f32 rows made on demand), for writing files far larger than
+// memory: nothing is generated until a writer asks for rows.
+struct RandomSourceCollector {
+  uint64_t seed;
+  std::string prefix;
+  std::vector<SourceTensor>& out;
+
+  void operator()(const std::string& name, Weight& w) {
+    SourceTensor s;
+    s.name = prefix + name;
+    s.shape = w.shape;
+    const uint64_t base = RandomBase(seed, s.name);
+    const int64_t cols = s.row_length();
+    s.rows_f32 = [base, cols](int64_t row0, int64_t rows, float* dst) {
+      const size_t first = size_t(row0 * cols), n = size_t(rows * cols);
+      ops::ParallelRanges(n, 1 << 16, 1 << 12, [&](size_t b, size_t e) {
+        for (size_t i = b; i < e; ++i) dst[i] = RandomWeight(base, first + i);
+      });
+    };
+    out.push_back(std::move(s));
+  }
+  void operator()(const std::string& name, ParamF32& p) {
+    SourceTensor s;
+    s.name = prefix + name;
+    s.shape = p.shape;
+    const int64_t cols = s.row_length();
+    s.rows_f32 = [cols](int64_t, int64_t rows, float* dst) { std::fill(dst, dst + rows * cols, 1.0f); };
+    out.push_back(std::move(s));
+  }
+  template <class Module>
+  void operator()(const std::string& name, Module& module) {
+    RandomSourceCollector child{seed, prefix + name + ".", out};
+    module.visit(child);
+  }
+};
+
+inline std::vector<SourceTensor> RandomSources(const nlohmann::json& config_json, uint64_t seed) {
+  const Gemma4TextConfig config = ParseGemma4TextConfig(config_json, "<random config>");
+  Gemma4ForCausalLM shape(config);
+  std::vector<SourceTensor> out;
+  RandomSourceCollector collect{seed, "", out};
+  collect("model", shape.model);
+  if (!config.tie_word_embeddings) collect("lm_head", shape.lm_head);
+  return out;
 }
 
 }  // namespace gemma4::tools
