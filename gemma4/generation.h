@@ -103,8 +103,9 @@ struct GenerateResult {
 // session (the repetition penalty looks at it); the prompt and each emitted id are appended to it.
 // on_token(id) sees each emitted id (never a stop id); returning false stops there.
 using TokenCallback = std::function<bool(int32_t)>;
-using GenerateFn = GenerateResult (*)(Session&, Sampler&, std::vector<int32_t>& history,
-                                      const std::vector<int32_t>& prompt, const GenerateOptions&, const TokenCallback&);
+using GenerateFn = std::function<GenerateResult(Session&, Sampler&, std::vector<int32_t>& history,
+                                                const std::vector<int32_t>& prompt, const GenerateOptions&,
+                                                const TokenCallback&)>;
 
 inline GenerateResult Generate(Session& session, Sampler& sampler, std::vector<int32_t>& history,
                                const std::vector<int32_t>& prompt, const GenerateOptions& options,

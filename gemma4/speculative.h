@@ -203,6 +203,49 @@ inline SpeculativeStats SpeculativeGenerate(Session& session, DraftSource& draft
   return stats;
 }
 
+// Generate()'s contract (gemma4/generation.h: stop ids, interrupt, max_new_tokens, pending ids, timings) on
+// top of speculative decoding, so a caller (gemma4-run, a chat loop) swaps one loop for the other. `totals`
+// accumulates the statistics of every call. Prompt time here is the time to the first token.
+inline GenerateFn SpeculativeGenerateFn(DraftSource& drafter, size_t draft_max, SpeculativeStats* totals) {
+  return [&drafter, draft_max, totals](Session& session, Sampler& sampler, std::vector<int32_t>& history,
+                                       const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                                       const TokenCallback& on_token) {
+    using Clock = std::chrono::steady_clock;
+    GenerateResult r;
+    r.prompt_tokens = prompt.size();
+    const size_t room = session.max_context - session.position() - prompt.size();
+    const size_t n = options.max_new_tokens < 0 ? room + 1 : std::min(size_t(options.max_new_tokens), room + 1);
+    const auto t0 = Clock::now();
+    auto t1 = t0;
+    history.insert(history.end(), prompt.begin(), prompt.end());
+    const SpeculativeStats st = SpeculativeGenerate(session, drafter, prompt, n, draft_max, sampler, [&](int32_t id) {
+      if (r.generated == 0 && r.stop_id < 0) t1 = Clock::now();
+      r.pending = {id};  // the last emitted id is never in the cache
+      if (std::find(options.stop_ids.begin(), options.stop_ids.end(), id) != options.stop_ids.end()) {
+        r.stop_id = id;
+        return false;
+      }
+      history.push_back(id);
+      ++r.generated;
+      if (!on_token(id) || (options.interrupt && *options.interrupt)) {
+        r.interrupted = true;
+        return false;
+      }
+      return true;
+    });
+    if (r.generated == 0 && r.stop_id < 0) t1 = Clock::now();
+    r.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
+    r.generate_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
+    if (totals) {
+      totals->generated += st.generated;
+      totals->drafted += st.drafted;
+      totals->accepted += st.accepted;
+      totals->target_forwards += st.target_forwards;
+    }
+    return r;
+  };
+}
+
 }  // namespace gemma4
 
 #endif  // GEMMA4_SPECULATIVE_H_

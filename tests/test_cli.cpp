@@ -424,6 +424,30 @@ TEST_CASE("gemma4-run --draft prints the same tokens as without, then the specul
   CHECK(spec.out.substr(0, spec.out.find('\n')) == plain.out.substr(0, plain.out.find('\n')));
   CHECK_THAT(spec.out, Catch::Contains("drafted ") && Catch::Contains("acceptance") && Catch::Contains("tokens per forward"));
   CHECK(Run(kRun + common + " --draft " + kGolden + "/assistant --draft-max 0").status != 0);
+  // text in, text out, and a chat: the same replies with and without the drafter
+  const std::string text = common + " --tokenizer " + std::string(GEMMA4_SOURCE_DIR) + "/tests/tokenizer/tiny_tokenizer.json";
+  const Result plain_text = Run(kRun + text + " -p 'hello world' --print-ids"),
+               spec_text = Run(kRun + text + " -p 'hello world' --print-ids --draft " + kGolden + "/assistant");
+  INFO(plain_text.out << "\n" << spec_text.out);
+  CHECK(spec_text.status == 0);
+  CHECK(spec_text.out.substr(0, spec_text.out.find('\n')) == plain_text.out.substr(0, plain_text.out.find('\n')));
+  const Result plain_chat = Run("printf 'hello\\nworld again\\n' | " + kRun + text + " -i --print-ids"),
+               spec_chat = Run("printf 'hello\\nworld again\\n' | " + kRun + text + " -i --print-ids --draft " + kGolden +
+                               "/assistant --draft-max 2");
+  INFO(plain_chat.out << "\n" << spec_chat.out);
+  CHECK(spec_chat.status == 0);
+  auto replies = [](const std::string& out) {  // the lines of ids, without the stats lines
+    std::string ids;
+    for (size_t at = 0; at < out.size();) {
+      const size_t end = std::min(out.find('\n', at), out.size());
+      const std::string line = out.substr(at, end - at);
+      if (line.find("tok/s") == std::string::npos && line.find("speculative:") == std::string::npos) ids += line + "\n";
+      at = end + 1;
+    }
+    return ids;
+  };
+  CHECK(replies(spec_chat.out) == replies(plain_chat.out));
+  CHECK_THAT(spec_chat.out, Catch::Contains("speculative: draft-max 2"));
 }
 
 TEST_CASE("gemma4-bench --verify-cost prints k = 1..8, as a table or JSON", "[cli][speculative]") {

@@ -16,6 +16,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,36 +73,6 @@ int Tokenize(const Tokenizer& tok, const std::string& text, bool have_text, cons
 
 }  // namespace
 
-// --draft: greedy speculative decoding (gemma4/speculative.h), then its statistics.
-static int RunSpeculative(const Gemma4ForCausalLM& lm, const std::string& draft_path, const std::vector<int32_t>& prompt,
-                          long n_predict, long draft_max, long batch, long ctx_size, double load_s) {
-  if (draft_max < 1) throw Error("--draft-max must be >= 1");
-  auto assistant = Gemma4AssistantForCausalLM::from_pretrained(draft_path);
-  MtpDrafter drafter(*assistant, lm.config);
-  Session session(lm, std::max<size_t>(size_t(batch), size_t(draft_max) + 2), size_t(ctx_size));
-  session.check_room(prompt.size() + size_t(n_predict));
-  Sampler sampler(SamplingParams{});
-  const auto t0 = std::chrono::steady_clock::now();
-  size_t printed = 0;
-  const SpeculativeStats st = SpeculativeGenerate(session, drafter, prompt, size_t(n_predict), size_t(draft_max), sampler,
-                                                  [&](int32_t id) {
-                                                    std::printf("%s%d", printed++ ? "," : "", id);
-                                                    std::fflush(stdout);
-                                                    return true;
-                                                  });
-  const double s = tools::Seconds(t0);
-  std::printf("\n");
-  std::fflush(stdout);
-  std::fprintf(stderr,
-               "SIMD %s, %zu threads | load %.2f s | prompt %zu tokens + generated %zu tokens in %.2f s, %.1f tok/s\n"
-               "speculative: draft-max %ld | drafted %zu, accepted %zu (acceptance %.1f%%) | %zu target forwards, "
-               "%.2f drafts accepted and %.2f tokens per forward\n",
-               ops::TargetName(), ops::Pool().NumThreads(), load_s, prompt.size(), st.generated, s,
-               double(st.generated) / s, draft_max, st.drafted, st.accepted, 100.0 * st.acceptance_rate(),
-               st.target_forwards, st.accepted_per_forward(), st.tokens_per_forward());
-  return 0;
-}
-
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-run", [&] {
     std::string model_path, prompt, prompt_file, prompt_ids, tokenizer_path, system, jsonl, simd, chat_template = "auto",
@@ -134,7 +105,7 @@ int main(int argc, char** argv) {
         .option("--tokenize-jsonl", "FILE", &jsonl, "with --tokenize: one JSON string per line, one line of ids each")
         .option("--tokenizer", "PATH", &tokenizer_path, "tokenizer.json to use (default: the model directory's)")
         .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar (default: best available)")
-        .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint (-assistant): speculative decoding (with --prompt-ids)")
+        .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint (-assistant): speculative decoding, same output")
         .option("--draft-max", "N", &draft_max, "tokens per draft with --draft (default 3)");
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-run --help)");
     const bool have_text = !prompt.empty() || !prompt_file.empty();
@@ -166,12 +137,6 @@ int main(int argc, char** argv) {
                       lm->config.vocab_size));
     if (interactive && !prompt_ids.empty()) throw Error("-i chats in text: use -p for the first turn, not --prompt-ids");
 
-    if (!draft_path.empty()) {  // speculative decoding: ids in, ids out (greedy), then its statistics
-      if (have_text || interactive) throw Error("--draft takes the prompt as --prompt-ids (text prompts and -i: not yet)");
-      return RunSpeculative(*lm, draft_path, tools::ParseIdList("--prompt-ids", prompt_ids.empty() ? kDefaultPromptIds : prompt_ids),
-                            n_predict < 0 ? 16 : n_predict, draft_max, batch, ctx_size, load_s);
-    }
-
     ChatFormat chat = tools::ChatFormatFor(model_path, &lm->config);
     if (chat_template != "auto") chat.empty_thought_channel = chat_template == "gemma4-empty-thought";
     std::vector<ChatMessage> first_turn;
@@ -199,6 +164,19 @@ int main(int argc, char** argv) {
     sp.repeat_penalty = repeat_penalty;
     sp.seed = seed < 0 ? uint64_t(std::time(nullptr)) : uint64_t(seed);
     Sampler sampler(sp);
+    // --draft: the same loop through speculative decoding (gemma4/speculative.h); the verify batch of
+    // draft_max + 1 positions and the drafter's W + 1 window need max_tokens >= draft_max + 2.
+    if (draft_max < 1) throw Error("--draft-max must be >= 1");
+    std::unique_ptr<Gemma4AssistantForCausalLM> assistant;
+    std::unique_ptr<MtpDrafter> drafter;
+    SpeculativeStats spec;
+    GenerateFn generate = Generate;
+    if (!draft_path.empty()) {
+      assistant = Gemma4AssistantForCausalLM::from_pretrained(draft_path);
+      drafter = std::make_unique<MtpDrafter>(*assistant, lm->config);
+      generate = SpeculativeGenerateFn(*drafter, size_t(draft_max), &spec);
+      batch = std::max(batch, draft_max + 2);
+    }
     Session session(*lm, size_t(batch), size_t(ctx_size));
     GenerateOptions options;
     options.max_new_tokens = n_predict;
@@ -206,7 +184,6 @@ int main(int argc, char** argv) {
                            : std::vector<int32_t>(lm->config.eos_token_id.begin(), lm->config.eos_token_id.end());
     options.interrupt = &tools::g_interrupt;
     tools::InstallInterruptHandler();
-    const GenerateFn generate = Generate;  // the one loop (a speculative one would be chosen here)
 
     std::vector<int32_t> history;
     auto run_turn = [&](const std::vector<int32_t>& turn_ids) {
@@ -236,6 +213,12 @@ int main(int argc, char** argv) {
                    r.interrupted ? "[interrupted] " : "", model_name.c_str(), ops::TargetName(),
                    ops::Pool().NumThreads(), load_s, r.prompt_tokens, double(r.prompt_tokens) / r.prompt_seconds,
                    r.generated, r.generated ? double(r.generated) / r.generate_seconds : 0.0);
+      if (drafter)
+        std::fprintf(stderr,
+                     "speculative: draft-max %ld | drafted %zu, accepted %zu (acceptance %.1f%%) | %zu target forwards, "
+                     "%.2f drafts accepted and %.2f tokens per forward\n",
+                     draft_max, spec.drafted, spec.accepted, 100.0 * spec.acceptance_rate(), spec.target_forwards,
+                     spec.accepted_per_forward(), spec.tokens_per_forward());
       return r;
     };
 
