@@ -121,10 +121,8 @@ struct SpeculativeStats {
   size_t target_forwards = 0;  // verify forwards (the prompt's prefill not counted)
   double acceptance_rate() const { return drafted ? double(accepted) / double(drafted) : 0.0; }
   double accepted_per_forward() const { return target_forwards ? double(accepted) / double(target_forwards) : 0.0; }
-  // tokens emitted per verify forward (accepted drafts plus the target's own token): the speedup ceiling
-  double tokens_per_forward() const {
-    return target_forwards ? double(generated > 0 ? generated - 1 : 0) / double(target_forwards) : 0.0;
-  }
+  // tokens each verify forward yields (its accepted drafts plus the target's own token): the speedup ceiling
+  double tokens_per_forward() const { return target_forwards ? 1.0 + accepted_per_forward() : 0.0; }
 };
 
 // Prefills `prompt`, then emits up to n_predict tokens through on_token (return false to stop; generation
