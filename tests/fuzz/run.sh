@@ -23,7 +23,7 @@ nice -n 19 ./fuzz_gguf -runs="$runs" -max_len=200000 -rss_limit_mb=2048 -timeout
   -artifact_prefix="$work/" corpus "${seeds[@]}" 2>&1 | tee "$work/fuzz.log" | grep -E "^#[0-9]+ +(DONE|pulse)|stat::|ERROR|SUMMARY" || true
 status=${PIPESTATUS[0]}
 mkdir -p "$work/min"
-./fuzz_gguf -merge=1 -max_len=65536 "$work/min" corpus "${seeds[@]}" >/dev/null 2>&1
+./fuzz_gguf -merge=1 -max_len=16384 "$work/min" corpus "${seeds[@]}" >/dev/null 2>&1
 rm -f "$here"/corpus/*
 cp "$work"/min/* "$here/corpus/" 2>/dev/null || true
 echo "minimized corpus: $(ls "$here/corpus" | wc -l) files, $(du -sh "$here/corpus" | cut -f1)"
