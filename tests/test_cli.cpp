@@ -187,6 +187,20 @@ TEST_CASE("gemma4-run finds a checkpoint's tokenizer.json and its chat variant",
   CHECK(prompt_tokens(big.out) == prompt_tokens(plain.out) + 4);  // <|channel> thought \n <channel|>
   CHECK(prompt_tokens(Run(kRun + " -m " + dir + " -p hello -n 2 -t 1 --think").out) == prompt_tokens(plain.out) + 7);
   CHECK(prompt_tokens(Run(kRun + " -m " + dir + " -p hello -n 2 -t 1 --chat-template gemma4").out) == prompt_tokens(plain.out));
+  // the same checkpoint as a GGUF: its tokenizer.ggml.* give the same ids, the same prompt, the same reply
+  const std::string gguf = dir + ".gguf";
+  std::remove(gguf.c_str());
+  Result r = Run(kQuantize + " " + dir + " " + gguf + " --type f32 -q");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  const std::string text = " --tokenize -p 'hello world, the user<|turn>x is \xC3\xA9'";
+  r = Run(kRun + " -m " + gguf + text);
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK(r.out == Run(kRun + " --tokenizer " + kTiny + text).out);
+  CHECK(FirstLine(Run(kRun + " -m " + gguf + " -p 'hello world' -n 6 -t 1 --chat-template gemma4").out) ==
+        FirstLine(Run(kRun + " -m " + dir + " -p 'hello world' -n 6 -t 1 --chat-template gemma4").out));
+  std::remove(gguf.c_str());
   std::system(("rm -rf " + dir).c_str());
 }
 

@@ -68,13 +68,36 @@ inline std::unique_ptr<Gemma4ForCausalLM> LoadModel(const std::string& path) {
   return lm;
 }
 
-// The tokenizer for a model: --tokenizer PATH (a tokenizer.json) if given, else the model directory's
-// tokenizer.json; nullptr when there is none (the embedded model has none).
+// A GGUF's tokenizer.ggml.* as the vocabulary TokenizerSpecFromVocabulary builds the pipeline from.
+inline TokenizerVocabulary VocabularyFromGguf(const GgufTokenizerMetadata& m, const std::string& path) {
+  TokenizerVocabulary v;
+  v.model = m.model;
+  v.tokens = m.tokens;
+  v.scores = m.scores;
+  v.token_type = m.token_type;
+  v.merges = m.merges;
+  v.bos_token_id = m.bos_token_id;
+  v.eos_token_id = m.eos_token_id;
+  v.unknown_token_id = m.unknown_token_id;
+  v.add_bos_token = m.add_bos_token || m.model == "gemma4";  // llama.cpp forces <bos> on for gemma4
+  v.source = path;
+  return v;
+}
+
+// The tokenizer for a model: --tokenizer PATH (a tokenizer.json, or a .gguf's metadata) if given, else the
+// model directory's tokenizer.json or the .gguf's tokenizer.ggml.*; nullptr when there is none (the
+// embedded model has none).
 inline std::unique_ptr<Tokenizer> LoadTokenizerFor(const std::string& model_path, const std::string& tokenizer_path) {
+  auto from_gguf = [](const std::string& path) {
+    const GgufFile g = ReadGguf(path);
+    return std::make_unique<Tokenizer>(TokenizerSpecFromVocabulary(VocabularyFromGguf(ReadGgufTokenizerMetadata(g), path)));
+  };
   if (!tokenizer_path.empty()) {
+    if (IsFile(tokenizer_path) && LooksLikeGguf(tokenizer_path)) return from_gguf(tokenizer_path);
     const std::string file = IsDirectory(tokenizer_path) ? tokenizer_path + "/tokenizer.json" : tokenizer_path;
     return std::make_unique<Tokenizer>(LoadTokenizerJson(file));
   }
+  if (!model_path.empty() && IsFile(model_path) && LooksLikeGguf(model_path)) return from_gguf(model_path);
   if (!model_path.empty() && IsDirectory(model_path) && IsFile(model_path + "/tokenizer.json"))
     return std::make_unique<Tokenizer>(LoadTokenizerJson(model_path + "/tokenizer.json"));
   return nullptr;
@@ -84,6 +107,10 @@ inline std::unique_ptr<Tokenizer> LoadTokenizerFor(const std::string& model_path
 // when there is one, else from the architecture (26B-A4B and 31B, the attention_k_eq_v models, use the
 // empty thought channel).
 inline ChatFormat ChatFormatFor(const std::string& model_path, const Gemma4TextConfig* config) {
+  if (!model_path.empty() && IsFile(model_path) && LooksLikeGguf(model_path)) {
+    const std::string t = ReadGgufTokenizerMetadata(ReadGguf(model_path)).chat_template;
+    if (!t.empty()) return ChatFormat::FromTemplate(t);
+  }
   if (!model_path.empty() && IsDirectory(model_path)) {
     if (IsFile(model_path + "/chat_template.jinja")) {
       std::ifstream in(model_path + "/chat_template.jinja");
