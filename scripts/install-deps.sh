@@ -11,6 +11,10 @@ packages=(
   tmux                                             # the terminal test of gemma4-run -i (tests/terminal/)
   python3-numpy python3-matplotlib jupyter-nbconvert python3-ipykernel   # notebooks/
 )
+# Node.js + npm run the tests that compare with JavaScript references (the real-vocabulary tokenizer, llama.cpp
+# through npm node-llama-cpp); a machine with its own Node (e.g. nodesource's, whose nodejs conflicts with
+# Debian's npm) keeps it.
+command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,6 +17,8 @@ cache="${GEMMA4_LLAMACPP_CACHE:-$HOME/.cache/gemma4-llamacpp}"
 
 skip() { echo "SKIPPED (llama.cpp check): $*" >&2; echo "*** the llama.cpp check did NOT run ***" >&2; exit 77; }
 command -v node >/dev/null || skip "node is not installed"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || skip "node-llama-cpp 3.22.1 needs Node.js >= 20, this is $(node --version) (Debian 12 ships 18)"
 command -v npm >/dev/null || skip "npm is not installed"
 mkdir -p "$cache"
 if [ ! -d "$cache/node_modules/node-llama-cpp" ]; then
