@@ -403,6 +403,29 @@ TEST_CASE("gemma4-eval ppl: perplexity, a base file, KL against it, one-line err
   INFO(r.out);
   CHECK(r.status == 0);
   CHECK_THAT(r.out, !Catch::Contains("KL mean 0 "));
+  // text through a tokenizer: the tiny tokenizer's ids of the text, scored the same as those ids
+  const std::string text = TempPath("text.txt"), tiny = std::string(GEMMA4_SOURCE_DIR) + "/tests/tokenizer/tiny_tokenizer.json";
+  {
+    FILE* f = std::fopen(text.c_str(), "w");
+    REQUIRE(f != nullptr);
+    for (int i = 0; i < 20; ++i) std::fputs("hello world, the model reads this text.\n", f);
+    std::fclose(f);
+  }
+  r = Run(kRun + " --tokenizer " + tiny + " --tokenize -f " + text);
+  REQUIRE(r.status == 0);
+  {
+    FILE* f = std::fopen(ids.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs(r.out.c_str(), f);
+    std::fclose(f);
+  }
+  const Result by_text = Run(kEval + " ppl -f " + text + " --tokenizer " + tiny + " -c 32 -t 1"),
+               by_ids = Run(kEval + " ppl --ids-file " + ids + " -c 32 -t 1");
+  INFO(by_text.out << "\n" << by_ids.out);
+  CHECK(by_text.status == 0);
+  CHECK(LastLine(by_text.out) == LastLine(by_ids.out));
+  CHECK(Run(kEval + " ppl -f " + text).status != 0);  // the embedded model has no tokenizer
+  std::remove(text.c_str());
   for (const std::string& args : std::vector<std::string>{" --ids-file /no/such", " --ids-file " + ids + " -c 16 --kl-base " + base,
                                   " --ids-file " + ids + " --kl-base " + ids, " --ids-file " + ids + " --stride 99 -c 32"}) {
     r = Run(kEval + " ppl" + args);

@@ -4,7 +4,7 @@
 //   gemma4-eval golden  --model DIR --draft DIR [--golden FILE]   an MTP drafter's first round on its target
 //   gemma4-eval compare --golden FILE --logits FILE ...    another engine's outputs vs a golden file
 //   gemma4-eval dump    --model DIR --prompt-ids ... --out FILE   our outputs, as a golden file
-//   gemma4-eval ppl     --model DIR --ids-file FILE [--kl-base FILE]   perplexity, KL against a base run
+//   gemma4-eval ppl     --model DIR -f TEXT [--kl-base FILE]   perplexity, KL against a base run
 // golden and compare print a table (one row per capture point) and end with a line that starts PASS or
 // FAIL; exit status 0 only on PASS. Format, metrics and tiers: golden/FORMAT.md.
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
@@ -144,13 +144,15 @@ static int Dump(int argc, char** argv) {
 }
 
 static int Ppl(int argc, char** argv) {
-  std::string model_path, ids_file, kl_base, save_base, simd;
+  std::string model_path, text_file, ids_file, tokenizer_path, kl_base, save_base, simd;
   long ctx = 512, stride = 0, batch = 64, chunks = 0, threads = 0;
   tools::ArgParser args("gemma4-eval ppl",
                         "Perplexity with a sliding context (windows of --ctx tokens every --stride tokens; each scores\n"
                         "the tokens no earlier window scored), and KL divergence / top-1 agreement against a base run.");
   args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
-      .option("--ids-file", "FILE", &ids_file, "the text as token ids (commas and/or white space)")
+      .option("-f, --file", "FILE", &text_file, "the text (encoded with the model's tokenizer, <bos> first)")
+      .option("--tokenizer", "PATH", &tokenizer_path, "tokenizer.json for -f (default: the model's)")
+      .option("--ids-file", "FILE", &ids_file, "or the text as token ids (commas and/or white space)")
       .option("-c, --ctx", "N", &ctx, "tokens per window (default 512)")
       .option("--stride", "N", &stride, "window step (default ctx/2)")
       .option("-b, --batch", "N", &batch, "tokens per forward pass (default 64)")
@@ -160,10 +162,17 @@ static int Ppl(int argc, char** argv) {
       .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
       .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval ppl --help)");
-  if (ids_file.empty()) throw Error("--ids-file is required");
+  if (text_file.empty() == ids_file.empty()) throw Error("give the text with -f FILE or --ids-file FILE (one of them)");
   if (ctx < 2 || stride < 0 || batch < 1 || chunks < 0) throw Error("--ctx >= 2, --stride >= 0, --batch >= 1, --chunks >= 0");
   tools::ConfigureOps(threads, simd);
-  const std::vector<int32_t> ids = tools::ParseIdText(ids_file, ReadTextFile(ids_file));
+  std::vector<int32_t> ids;
+  if (!ids_file.empty()) {
+    ids = tools::ParseIdText(ids_file, ReadTextFile(ids_file));
+  } else {
+    const auto tok = tools::LoadTokenizerFor(model_path, tokenizer_path);
+    if (!tok) throw Error("-f needs a tokenizer: --tokenizer PATH, or a model with tokenizer.json (or a .gguf)");
+    ids = tok->encode(ReadTextFile(text_file));
+  }
   auto lm = tools::LoadModel(model_path);
   tools::PerplexityBase base, saved;
   if (!kl_base.empty()) base = tools::ReadPerplexityBase(kl_base);
