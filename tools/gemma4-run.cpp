@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
     const auto t_load = std::chrono::steady_clock::now();
     auto lm = tools::LoadModel(model_path);
     auto tok = tools::LoadTokenizerFor(model_path, tokenizer_path);
-    const double load_s = tools::Seconds(t_load);
+    double load_s = tools::Seconds(t_load);
     const std::string model_name = model_path.empty() ? tools::kEmbeddedModelName : model_path;
     if ((have_text || interactive) && !tok)
       throw Error(Str(model_name, " has no tokenizer.json, so text prompts cannot be encoded: pass --tokenizer PATH, "
@@ -172,7 +172,9 @@ int main(int argc, char** argv) {
     SpeculativeStats spec;
     GenerateFn generate = Generate;
     if (!draft_path.empty()) {
+      const auto t_draft = std::chrono::steady_clock::now();
       assistant = Gemma4AssistantForCausalLM::from_pretrained(draft_path);
+      load_s += tools::Seconds(t_draft);  // the stats line's load time covers both models
       drafter = std::make_unique<MtpDrafter>(*assistant, lm->config);
       generate = SpeculativeGenerateFn(*drafter, size_t(draft_max), &spec);
       batch = std::max(batch, draft_max + 2);
