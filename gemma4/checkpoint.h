@@ -11,7 +11,6 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -46,16 +45,6 @@ inline bool IsDirectory(const std::string& path) {
 inline bool IsFile(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-// A whole (small) file as bytes: prompts, id lists, tokenizer files.
-inline std::string ReadTextFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(Str(path, ": cannot open"));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) throw Error(Str(path, ": read error"));
-  return bytes.str();
 }
 
 inline nlohmann::json ReadJsonFile(const std::string& path) {

@@ -657,8 +657,7 @@ inline std::string SetTokenizerMetadata(GgufWriter& w, const std::string& dir, i
   w.set("tokenizer.ggml.add_space_prefix", GgufValue::Bool(false));
   std::string chat_template;
   if (!dir.empty() && IsFile(dir + "/chat_template.jinja")) {
-    std::ifstream in(dir + "/chat_template.jinja");
-    chat_template.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    chat_template = ReadTextFile(dir + "/chat_template.jinja");
   } else if (!dir.empty() && IsFile(dir + "/tokenizer_config.json")) {
     const json tc = ReadJsonFile(dir + "/tokenizer_config.json");
     if (tc.contains("chat_template") && tc["chat_template"].is_string()) chat_template = tc["chat_template"].get<std::string>();

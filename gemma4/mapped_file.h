@@ -1,4 +1,4 @@
-// gemma4/mapped_file.h — a read-only memory map of a whole file (POSIX mmap).
+// gemma4/mapped_file.h — a read-only memory map of a whole file (POSIX mmap), and ReadTextFile for small ones.
 //
 // Checkpoints are mapped, never read whole: the OS pages in only the bytes a forward pass touches
 // (for E2B's 4.7 GB per-layer-embedding table, only the rows of the tokens seen).
@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "gemma4/error.h"
@@ -56,6 +58,17 @@ class MappedFile {
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
 };
+
+// A whole (small) file read into memory: prompts, id lists, tokenizer and template files. Large tensors
+// are mapped instead (MappedFile).
+inline std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(Str(path, ": cannot open"));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) throw Error(Str(path, ": read error"));
+  return bytes.str();
+}
 
 }  // namespace gemma4
 

@@ -13,13 +13,12 @@
 #ifndef GEMMA4_TOKENIZER_JSON_H_
 #define GEMMA4_TOKENIZER_JSON_H_
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "gemma4/error.h"
+#include "gemma4/mapped_file.h"
 #include "gemma4/tokenizer.h"
 
 namespace gemma4 {
@@ -232,13 +231,10 @@ inline TokenizerSpec TokenizerSpecFromJson(const nlohmann::json& j, const std::s
 }
 
 inline TokenizerSpec LoadTokenizerJson(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(Str(path, ": cannot open the tokenizer file"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+  const std::string text = ReadTextFile(path);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(buffer.str());
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(Str(path, ": not valid JSON (byte ", e.byte, ")"));
   }

@@ -39,12 +39,12 @@ inline Checkpoint LoadCheckpointOrDefault(const std::string& path) {
 
 // Reads every page of the checkpoint's tensors once (they are memory-mapped, so the first forward pass
 // would otherwise pay for the disk), drawing a progress bar on a terminal for files of 1 GiB and more.
-// The per-layer embedding table is skipped: only the rows of tokens seen are ever read (4.7 GB for E2B).
-inline void ReadAllWeights(const Checkpoint& ckpt) {
-  auto skipped = [](const std::string& name) {
-    const std::string table = "embed_tokens_per_layer.weight";
-    return name.size() >= table.size() && name.compare(name.size() - table.size(), table.size(), table) == 0;
-  };
+// Rows-only tables (the per-layer embeddings, 4.7 GB for E2B) are skipped: only the rows of tokens seen are
+// ever read.
+inline void ReadAllWeights(const Gemma4ForCausalLM& lm) {
+  const Checkpoint& ckpt = lm.checkpoint;
+  const Weight& table = lm.model.embed_tokens_per_layer.weight;
+  auto skipped = [&](const std::string& name) { return table.rows_only && name == table.tensor.name; };
   size_t total = 0, done = 0;
   for (const auto& [name, t] : ckpt.tensors) total += skipped(name) ? 0 : t.nbytes;
   if (total < (size_t(1) << 30)) return;
@@ -63,7 +63,7 @@ inline void ReadAllWeights(const Checkpoint& ckpt) {
 // (random weights: it prints meaningless ids).
 inline std::unique_ptr<Gemma4ForCausalLM> LoadModel(const std::string& path) {
   auto lm = Gemma4ForCausalLM::from_checkpoint(LoadCheckpointOrDefault(path));
-  ReadAllWeights(lm->checkpoint);
+  ReadAllWeights(*lm);
   for (const std::string& w : lm->config.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   return lm;
 }
@@ -112,10 +112,8 @@ inline ChatFormat ChatFormatFor(const std::string& model_path, const Gemma4TextC
     if (!t.empty()) return ChatFormat::FromTemplate(t);
   }
   if (!model_path.empty() && IsDirectory(model_path)) {
-    if (IsFile(model_path + "/chat_template.jinja")) {
-      std::ifstream in(model_path + "/chat_template.jinja");
-      return ChatFormat::FromTemplate(std::string(std::istreambuf_iterator<char>(in), {}));
-    }
+    if (IsFile(model_path + "/chat_template.jinja"))
+      return ChatFormat::FromTemplate(ReadTextFile(model_path + "/chat_template.jinja"));
     if (IsFile(model_path + "/tokenizer_config.json")) {
       const nlohmann::json j = ReadJsonFile(model_path + "/tokenizer_config.json");
       const nlohmann::json t = j.value("chat_template", nlohmann::json());

@@ -10,6 +10,7 @@
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "tools/args.h"
@@ -177,15 +178,15 @@ static int Ppl(int argc, char** argv) {
   tools::PerplexityBase base, saved;
   if (!kl_base.empty()) base = tools::ReadPerplexityBase(kl_base);
   tools::PerplexityOptions o{size_t(ctx), size_t(stride), size_t(batch), size_t(chunks)};
-  tools::ProgressBar bar("ppl", 1);
+  std::optional<tools::ProgressBar> bar;  // made at the first window, when the number of windows is known
   const auto start = std::chrono::steady_clock::now();
   const tools::PerplexityResult r = tools::Perplexity(
       *lm, ids, o, kl_base.empty() ? nullptr : &base, save_base.empty() ? nullptr : &saved,
       [&](size_t done, size_t total, const tools::PerplexityResult& so_far) {
-        bar = tools::ProgressBar("ppl", total);
-        bar.update(done, Str("ppl ", so_far.scored ? so_far.ppl() : 0.0));
+        if (!bar) bar.emplace("ppl", total);
+        bar->update(done, Str("ppl ", so_far.scored ? so_far.ppl() : 0.0));
       });
-  bar.finish();
+  if (bar) bar->finish();
   if (!save_base.empty()) tools::WritePerplexityBase(save_base, saved);
   std::printf("tokens %zu, scored %zu, ctx %ld, stride %zu, %.1f s\n", ids.size(), r.scored, ctx,
               stride ? size_t(stride) : size_t(ctx) / 2, tools::Seconds(start));

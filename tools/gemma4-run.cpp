@@ -36,12 +36,6 @@ namespace {
 
 const char* kDefaultPromptIds = "2,71,68,408,257,303,309,365,17,250,78,207";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(Str(path, ": cannot open the prompt file"));
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 void PrintIds(const std::vector<int32_t>& ids) {
   std::string line;
   for (size_t i = 0; i < ids.size(); ++i) line += (i ? "," : "") + std::to_string(ids[i]);
@@ -111,7 +105,7 @@ int main(int argc, char** argv) {
     const bool have_text = !prompt.empty() || !prompt_file.empty();
     if (!prompt.empty() && !prompt_file.empty()) throw Error("give the prompt with -p or -f, not both");
     if (have_text && !prompt_ids.empty()) throw Error("give the prompt as text (-p/-f) or as --prompt-ids, not both");
-    if (!prompt_file.empty()) prompt = ReadFile(prompt_file);
+    if (!prompt_file.empty()) prompt = ReadTextFile(prompt_file);
     if (n_predict < -2 || ctx_size < 0 || batch < 1) throw Error("-n must be >= -1, -c >= 0 and -b >= 1");
     if (chat_template != "auto" && chat_template != "gemma4" && chat_template != "gemma4-empty-thought")
       throw Error(Str("--chat-template: \"", chat_template, "\" is not one of auto, gemma4, gemma4-empty-thought"));
@@ -192,15 +186,15 @@ int main(int argc, char** argv) {
       session.check_room(turn_ids.size() + (n_predict > 0 ? size_t(n_predict) : 0));
       std::optional<Tokenizer::DecodeStream> stream;
       if (text_out) stream.emplace(*tok, /*skip_special=*/true);
-      std::string id_line;
+      bool first_id = true;
       tools::g_interrupt = 0;
       tools::g_generating = 1;
       const GenerateResult r = generate(session, sampler, history, turn_ids, options, [&](int32_t id) {
         if (text_out) {  // (an id past the tokenizer's pieces, which a random model can emit, prints nothing)
           if (size_t(id) < tok->size()) std::fputs(stream->text(id).c_str(), stdout);
         } else {
-          std::printf("%s%d", id_line.empty() ? "" : ",", id);
-          id_line = "x";
+          std::printf("%s%d", first_id ? "" : ",", id);
+          first_id = false;
         }
         std::fflush(stdout);
         return true;
