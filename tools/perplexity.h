@@ -14,8 +14,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <climits>
-#include <cstdlib>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -24,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gemma4/gemma4.h"
+#include "tools/args.h"
 
 namespace gemma4::tools {
 
@@ -168,25 +167,22 @@ inline PerplexityBase ReadPerplexityBase(const std::string& path) {
   return b;
 }
 
-// "2, 105 4\n7" → {2, 105, 4, 7}: ids separated by commas and/or white space (a file of ids).
+// "2, 105 4\n7" → {2, 105, 4, 7}: ids separated by commas and/or white space (a file of ids), checked as
+// --prompt-ids are (ParseIdList).
 inline std::vector<int32_t> ParseIdText(const std::string& source, const std::string& text) {
-  std::vector<int32_t> ids;
-  size_t i = 0;
-  while (i < text.size()) {
-    if (text[i] == ',' || std::isspace(static_cast<unsigned char>(text[i]))) {
+  std::string list;
+  for (size_t i = 0; i < text.size();) {
+    auto separator = [&](size_t j) { return text[j] == ',' || std::isspace(static_cast<unsigned char>(text[j])); };
+    if (separator(i)) {
       ++i;
       continue;
     }
     size_t j = i;
-    while (j < text.size() && text[j] != ',' && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
-    const std::string word = text.substr(i, j - i);
-    char* end = nullptr;
-    const long id = std::strtol(word.c_str(), &end, 10);
-    if (*end || id < 0 || id > INT32_MAX) throw Error(Str(source, ": \"", word, "\" is not a token id"));
-    ids.push_back(int32_t(id));
+    while (j < text.size() && !separator(j)) ++j;
+    list += (list.empty() ? "" : ",") + text.substr(i, j - i);
     i = j;
   }
-  return ids;
+  return ParseIdList(source, list);
 }
 
 }  // namespace gemma4::tools
