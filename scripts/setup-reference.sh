@@ -11,7 +11,7 @@
 # used instead of ours when LLAMA_CPP_DIR names it (a build tree or an install prefix with bin/ and lib/).
 #
 # Pinned versions (change them here only):
-#   transformers 5.23.0, tokenizers 0.23.3, torch 2.15.0, numpy 2.5.5, safetensors 0.8.0, jinja2 3.1.6
+#   transformers 5.23.0, tokenizers 0.23.3, torch 2.15.0, numpy 2.4.6, safetensors 0.8.0, jinja2 3.1.6
 #   llama.cpp: the copy vendored in llama-cpp-python 0.3.36 (its source distribution), llama.cpp commit
 #   0c1e57098bba43ac29e6e3b677cdceebdd22334f, built as its users build it: CPU backend, Release, native ISA.
 # Never installs into the system Python: a venv under the cache directory.
@@ -21,7 +21,7 @@ ref_dir="${GEMMA4_REFERENCE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gemma4-ref}"
 if [ "${1:-}" = "--print-dir" ]; then echo "$ref_dir"; exit 0; fi
 only="${1:-all}"   # all | python | llama.cpp
 
-python_packages=(torch==2.15.0 transformers==5.23.0 tokenizers==0.23.3 numpy==2.5.5 safetensors==0.8.0
+python_packages=(torch==2.15.0 transformers==5.23.0 tokenizers==0.23.3 numpy==2.4.6 safetensors==0.8.0
                  jinja2==3.1.6)
 llama_cpp_python=0.3.36
 llama_cpp_commit=0c1e57098bba43ac29e6e3b677cdceebdd22334f
