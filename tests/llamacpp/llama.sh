@@ -7,8 +7,11 @@
 #                     LLAMA_CPP_DIR may be a build tree (bin/, CMakeCache.txt naming the source) or an
 #                     install prefix (bin/, lib/, include/).
 #   build_llama_golden ROOT OUTDIR   compiles OUTDIR/llama_golden (again only when a source is newer)
+#   build_llama_draft ROOT OUTDIR    compiles OUTDIR/llama_draft (llama_draft.cpp, on llama.cpp's common
+#                     library: needs a build tree, whose source has common/); returns 1 when it cannot
 find_llama() {
   local root=$1 src=""
+  llama_src=""
   llama_dir=${LLAMA_CPP_DIR:-$("$root/scripts/setup-reference.sh" --print-dir)/llama.cpp-build}
   llama_missing=""
   if [ ! -d "$llama_dir" ]; then
@@ -26,6 +29,7 @@ find_llama() {
   elif [ -f "$llama_dir/CMakeCache.txt" ]; then
     src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$llama_dir/CMakeCache.txt")
     llama_inc="-I$src/include -I$src/ggml/include"
+    llama_src=$src
   fi
   if [ -z "$llama_lib" ] || [ -z "${llama_inc:-}" ] || [ ! -x "$llama_bin/llama-bench" ]; then
     llama_missing="$llama_dir is not a usable llama.cpp build (needs bin/llama-bench, libllama.so and llama.h; run scripts/setup-reference.sh llama.cpp)"
@@ -47,5 +51,19 @@ build_llama_golden() {
     # shellcheck disable=SC2086  # llama_inc holds several -I flags
     ${CXX:-g++} -std=c++17 -O2 -Wall -Wextra -o "$llama_golden" "$root/tests/llamacpp/llama_golden.cpp" \
       -I"$root" $llama_inc -L"$llama_lib" -Wl,-rpath,"$llama_lib" -lllama -lggml -lggml-base
+  fi
+}
+
+build_llama_draft() {
+  local root=$1 out=$2
+  llama_draft=$out/llama_draft
+  [ -n "$llama_src" ] && [ -f "$llama_src/common/speculative.h" ] && [ -e "$llama_lib/libllama-common.so" ] || return 1
+  mkdir -p "$out"
+  if [ ! -x "$llama_draft" ] || [ "$root/tests/llamacpp/llama_draft.cpp" -nt "$llama_draft" ] ||
+     [ "$llama_lib/libllama-common.so" -nt "$llama_draft" ]; then
+    # shellcheck disable=SC2086  # llama_inc holds several -I flags
+    ${CXX:-g++} -std=c++17 -O2 -Wall -Wextra -o "$llama_draft" "$root/tests/llamacpp/llama_draft.cpp" \
+      -I"$root" $llama_inc -I"$llama_src/common" -L"$llama_lib" -Wl,-rpath,"$llama_lib" \
+      -lllama-common -lllama -lggml -lggml-base
   fi
 }

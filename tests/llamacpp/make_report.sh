@@ -94,6 +94,36 @@ for dir in "$root"/golden/*/; do
     done < "$tmp/prompts.txt"
   done
 done
+# The drafters: llama.cpp's first drafting round (common/speculative.cpp draft-mtp) vs the drafter goldens.
+draft_rows=""
+if build_llama_draft "$root" "$build/llamacpp"; then
+  for dir in "$root"/golden/assistant*/; do
+    name="$(basename "$dir")"
+    [ -f "$dir/golden.safetensors" ] || continue
+    target=$(python3 - "$dir/golden.safetensors" <<'PY'
+import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+print(json.loads(header["__metadata__"]["golden"])["target_case"])
+PY
+)
+    ordered=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("use_ordered_embeddings", False))' "$dir/config.json")
+    "$build/gemma4-quantize" "$root/golden/$target" "$tmp/$target.draft-target.gguf" --type f32 -q >/dev/null
+    "$build/gemma4-quantize" "$dir" "$tmp/$name.gguf" --type f32 -q >/dev/null
+    "$llama_draft" "$tmp/$target.draft-target.gguf" "$tmp/$name.gguf" "$dir/golden.safetensors" \
+      "$root/golden/$target/golden.safetensors" > "$tmp/draft.txt" 2>&1 || true
+    draft_rows+=$(awk -v c="$name ($target)" -v o="$ordered" '
+      / drafts / {
+        p = $2; sub(":", "", p);
+        match($0, /llama.cpp drafts [0-9,]+, accepted [0-9]+/); d = substr($0, RSTART + 17, RLENGTH - 17);
+        match($0, /\| golden [0-9,]+, accepted [0-9]+/); g = substr($0, RSTART + 9, RLENGTH - 9);
+        match($0, /swa_causal [0-9,]+, accepted [0-9]+/); s = substr($0, RSTART + 11, RLENGTH - 11);
+        match($0, /target next [0-9]+ \(golden [0-9]+\)/); n = substr($0, RSTART + 12, RLENGTH - 12);
+        eq = $0 ~ /= golden: yes/ ? "HF mask" : ($0 ~ /= swa_causal: yes/ ? "swa_causal" : "**neither**");
+        print "| " c " | " o " | " p " | " n " | " d " | " g " | " s " | " eq " |" }
+      /error/ { print "| " c " | " o " | - | - | " $0 " | | | **error** |" }' "$tmp/draft.txt")$'\n'
+  done
+fi
 {
   cat "$tmp/table.md"
   echo
@@ -104,6 +134,18 @@ done
   echo "|---|---|---|"
   printf '%s' "$greedy_rows"
   echo
+  if [ -n "$draft_rows" ]; then
+    echo "Drafters (\`tests/llamacpp/llama_draft.cpp\`: llama.cpp's own MTP drafting, \`common/speculative.cpp\` draft-mtp, the"
+    echo "assistant context on the target's K/V through \`ctx_other\`): the first drafting round after each golden prompt"
+    echo "(F32 GGUFs of the drafter and its target), against the drafter golden's \`draft_tokens\` (Hugging Face's"
+    echo "sliding mask; our engine equals them: \`gemma4-eval golden --draft\`) and \`swa_causal.draft_tokens\` (the causal"
+    echo "sliding mask llama.cpp uses). \"accepted\": how many of the draft the target's greedy continuation accepts."
+    echo
+    echo "| drafter (target) | use_ordered_embeddings | prompt | target next token (golden) | llama.cpp draft, accepted | golden draft, accepted | swa_causal draft, accepted | llama.cpp equals |"
+    echo "|---|---|---|---|---|---|---|---|"
+    printf '%s' "$draft_rows"
+    echo
+  fi
   cat "$here/REPORT_NOTES.md"
 } > "$out"
 echo "wrote $out"
