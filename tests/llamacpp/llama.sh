@@ -67,3 +67,17 @@ build_llama_draft() {
       -lllama-common -lllama -lggml -lggml-base
   fi
 }
+
+# A drafter case's target case (golden/<assistant>/golden.safetensors metadata "target_case", else its
+# config.json's) and whether it uses the centroid head (config.json use_ordered_embeddings): "name True|False".
+drafter_info() {
+  python3 - "$1" <<'PY'
+import json, struct, sys
+d = sys.argv[1]
+with open(f"{d}/golden.safetensors", "rb") as f:
+    header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+meta = json.loads(header.get("__metadata__", {}).get("golden", "{}"))
+config = json.load(open(f"{d}/config.json"))
+print(meta.get("target_case") or config.get("target_case") or "", bool(config.get("use_ordered_embeddings", False)))
+PY
+}

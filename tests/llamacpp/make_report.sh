@@ -100,14 +100,8 @@ if build_llama_draft "$root" "$build/llamacpp"; then
   for dir in "$root"/golden/assistant*/; do
     name="$(basename "$dir")"
     [ -f "$dir/golden.safetensors" ] || continue
-    target=$(python3 - "$dir/golden.safetensors" <<'PY'
-import json, struct, sys
-with open(sys.argv[1], "rb") as f:
-    header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
-print(json.loads(header["__metadata__"]["golden"])["target_case"])
-PY
-)
-    ordered=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("use_ordered_embeddings", False))' "$dir/config.json")
+    read -r target ordered < <(drafter_info "$dir")
+    [ -f "$root/golden/$target/golden.safetensors" ] || continue
     "$build/gemma4-quantize" "$root/golden/$target" "$tmp/$target.draft-target.gguf" --type f32 -q >/dev/null
     "$build/gemma4-quantize" "$dir" "$tmp/$name.gguf" --type f32 -q >/dev/null
     "$llama_draft" "$tmp/$target.draft-target.gguf" "$tmp/$name.gguf" "$dir/golden.safetensors" \

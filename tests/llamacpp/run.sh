@@ -2,7 +2,8 @@
 # llama.cpp loads our GGUF files: converts every golden target case (golden/*/ except assistant*) to an
 # F32 GGUF with gemma4-quantize, loads it with llama.cpp built from source (scripts/setup-reference.sh, or
 # $LLAMA_CPP_DIR), through its C API (llama_golden.cpp), greedy-decodes each golden prompt and checks the
-# tokens equal the golden's.
+# tokens equal the golden's; then, for each drafter golden (golden/assistant*/) whose logits llama.cpp
+# computes as Hugging Face does, llama.cpp's first drafting round (llama_draft.cpp) equals the golden's.
 # F32 KV cache and a full sliding-window cache: with llama.cpp's default F16 cache, MoE routing on the
 # tiny models flips and the continuation diverges (see tests/llamacpp/README.md).
 #
@@ -29,4 +30,26 @@ for dir in "$root"/golden/*/; do
   cases=$((cases + 1))
 done
 [ "$cases" -gt 0 ] || { echo "no golden cases found under $root/golden" >&2; exit 1; }
+# The drafters whose logits llama.cpp computes as Hugging Face does (dense, not use_ordered_embeddings):
+# llama.cpp's first drafting round must equal the golden's draft (or its swa_causal one, llama.cpp's mask).
+if build_llama_draft "$root" "$build/llamacpp"; then
+  for dir in "$root"/golden/assistant*/; do
+    [ -f "$dir/golden.safetensors" ] || continue
+    name="$(basename "$dir")"
+    read -r target ordered < <(drafter_info "$dir")
+    if [ "$ordered" = True ]; then
+      echo "not checked: $name (use_ordered_embeddings: llama.cpp computes dense logits, see golden/REPORT.md)"
+      continue
+    fi
+    [ -n "$target" ] && [ -f "$root/golden/$target/golden.safetensors" ] ||
+      { echo "$name: its target case (metadata target_case) is not found under golden/" >&2; status=1; continue; }
+    "$build/gemma4-quantize" "$root/golden/$target" "$tmp/$target.gguf" --type f32 -q >/dev/null
+    "$build/gemma4-quantize" "$dir" "$tmp/$name.gguf" --type f32 -q >/dev/null
+    echo "drafter $name on $target:"
+    timeout 600 "$llama_draft" "$tmp/$target.gguf" "$tmp/$name.gguf" "$dir/golden.safetensors" \
+      "$root/golden/$target/golden.safetensors" || status=1
+  done
+else
+  echo "not checked: the drafters (llama.cpp's common library or source not found in $llama_dir)"
+fi
 exit $status
