@@ -1,4 +1,5 @@
 # Sourced by the llama.cpp scripts in tests/llamacpp/: finds a llama.cpp build and builds llama_golden
+# shellcheck shell=bash
 # (llama_golden.cpp, our C++ program on llama.cpp's C API) against it.
 #   find_llama ROOT   sets llama_dir (the build: $LLAMA_CPP_DIR, else the reference environment's
 #                     <dir>/llama.cpp-build made by scripts/setup-reference.sh), llama_bin (its programs),

@@ -73,7 +73,7 @@ for dir in "$root"/golden/*/; do
       greedy_rows+=$(awk -v c="$name" '{r = $1 == "ok" ? "equal" : "**different**"; sub(":", "", $3); print "| " c " | " $3 " | " r " |"}' "$tmp/greedy.txt")$'\n'
     fi
     if [ "$type" = q8_0 ]; then  # our engine on the same bytes, as a golden file (prompts p0, p1, ...)
-      ids=(); while read -r p list; do ids+=(--prompt-ids "$list"); done < "$tmp/prompts.txt"
+      ids=(); while read -r _ list; do ids+=(--prompt-ids "$list"); done < "$tmp/prompts.txt"
       "$build/gemma4-eval" dump -m "$gguf" "${ids[@]}" --greedy 0 -t 2 -o "$tmp/$name.ours.safetensors" >/dev/null
     fi
     i=0

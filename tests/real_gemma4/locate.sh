@@ -1,4 +1,5 @@
 # Sourced by the real-Gemma-4 tests: finds the directory with llama.cpp's Gemma 4 test data (the real
+# shellcheck shell=bash
 # vocabulary models/ggml-vocab-gemma-4.gguf with its .inp/.out vectors, and the real chat templates
 # models/templates/google-gemma-4-31B-it*.jinja) and sets
 #   real_vocab, real_vocab_inp, real_vocab_out, real_template, real_template_interleaved, real_source
