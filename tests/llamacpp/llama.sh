@@ -82,3 +82,16 @@ config = json.load(open(f"{d}/config.json"))
 print(meta.get("target_case") or config.get("target_case") or "", bool(config.get("use_ordered_embeddings", False)))
 PY
 }
+
+# Why llama.cpp cannot run a golden target case, or nothing: a config whose last non-KV-shared layer is
+# sliding makes llama.cpp abort (GGML_ASSERT in llama-kv-cache.cpp; README.md, sliding_last_layer.sh).
+llama_unsupported() {
+  python3 - "$1/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+t = c.get("text_config", c)
+types, shared = t.get("layer_types") or [], t.get("num_kv_shared_layers") or 0
+if shared and len(types) > shared and types[len(types) - shared - 1] == "sliding_attention":
+    print("its last non-KV-shared layer is sliding, which makes llama.cpp abort (tests/llamacpp/README.md)")
+PY
+}

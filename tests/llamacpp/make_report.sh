@@ -62,12 +62,20 @@ for dir in "$root"/golden/*/; do
   case "$name" in assistant*) continue ;; esac
   golden="$dir/golden.safetensors"
   [ -f "$golden" ] || continue
+  why=$(llama_unsupported "$dir")
+  if [ -n "$why" ]; then
+    echo "| $name | - | - | - | - | - | - | - | - | not run: $why |" >> "$tmp/table.md"
+    continue
+  fi
   golden_prompts "$golden" > "$tmp/prompts.txt"
   for type in f32 q8_0; do
     gguf="$tmp/$name.$type.gguf"
     "$build/gemma4-quantize" "$dir" "$gguf" --type "$type" -q >/dev/null
     mkdir -p "$tmp/$name.$type"
-    "$llama_golden" "$gguf" "$golden" --logits "$tmp/$name.$type" >/dev/null
+    if ! "$llama_golden" "$gguf" "$golden" --logits "$tmp/$name.$type" > "$tmp/llama.log" 2>&1; then
+      echo "| $name | $type | - | - | - | - | - | - | - | llama.cpp failed: $(grep -m1 -E 'error|ASSERT|ABORT' "$tmp/llama.log" | cut -c1-120) |" >> "$tmp/table.md"
+      continue
+    fi
     if [ "$type" = f32 ]; then
       "$llama_golden" "$gguf" "$golden" --greedy | sed "s|$tmp/||" > "$tmp/greedy.txt" || true
       greedy_rows+=$(awk -v c="$name" '{r = $1 == "ok" ? "equal" : "**different**"; sub(":", "", $3); print "| " c " | " $3 " | " r " |"}' "$tmp/greedy.txt")$'\n'
