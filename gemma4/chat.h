@@ -1,14 +1,22 @@
 // gemma4/chat.h — the Gemma 4 chat format: turns, the system turn, thinking on/off, stop tokens.
 //
-// HF: the chat_template.jinja shipped with the -it checkpoints, written out:
+// HF: the chat_template.jinja shipped with the -it checkpoints, written out (checked against the real
+// google-gemma-4-31B-it.jinja and its -interleaved variant, rendered by Python jinja2, in
+// tests/real_gemma4/template_test.sh):
 //   <bos>
-//   <|turn>system\n{<|think|>\n if thinking}{system | trim}<turn|>\n      (only with a system text or thinking)
+//   <|turn>system\n{<|think|>\n if thinking}{system | trim}<turn|>\n      (only with a system text or thinking;
+//                                                                    a first "developer" message is the system text)
 //   <|turn>user\n{text | trim}<turn|>\n
 //   <|turn>model\n{reply with any <|channel>…<channel|> removed, trimmed}<turn|>\n   (earlier replies)
 //   <|turn>model\n                                                          (the generation prompt)
 // The 26B-A4B and 31B templates add an empty thought channel, <|channel>thought\n<channel|>, after the
 // generation prompt when thinking is off (E2B/E4B's template does not). The model ends its turn with
 // <turn|> (or <eos>); with thinking on it first writes <|channel>thought\n…<channel|>.
+// Any other role (a later "system" too) is a turn of that name with its text trimmed.
+// Trap: google-gemma-4-31B-it.jinja continues the model turn when an "assistant" message follows another
+// one: the second gets no <|turn>model header (its <turn|>\n still follows the first); -interleaved opens
+// a new turn. Tools (declarations, calls, role "tool" responses) are not rendered: a "tool" message is an
+// Error, since ChatMessage carries text only.
 // vs Gemma 3: <start_of_turn>/<end_of_turn> became <|turn>/<turn|>, and the system turn is real.
 #ifndef GEMMA4_CHAT_H_
 #define GEMMA4_CHAT_H_
@@ -68,11 +76,14 @@ inline std::string StripThinking(const std::string& text) {
 struct ChatFormat {
   // 26B-A4B / 31B: an empty thought channel after the generation prompt when thinking is off.
   bool empty_thought_channel = false;
+  // google-gemma-4-31B-it.jinja: an "assistant" message after an "assistant" message continues its turn.
+  bool continue_model_turn = false;
 
   // The variant a chat_template text asks for.
   static ChatFormat FromTemplate(const std::string& jinja) {
     return ChatFormat{jinja.find("<|channel>thought\\n<channel|>") != std::string::npos ||
-                      jinja.find("<|channel>thought\n<channel|>") != std::string::npos};
+                          jinja.find("<|channel>thought\n<channel|>") != std::string::npos,
+                      jinja.find("continue_same_model_turn") != std::string::npos};
   }
 
   static std::string Turn(const std::string& role, const std::string& content) {
@@ -85,9 +96,12 @@ struct ChatFormat {
 
   // The whole conversation as the template renders it (with <bos>; encode it without adding specials).
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt, bool thinking) const {
+    for (size_t i = 0; i < messages.size(); ++i)
+      if (messages[i].role == "tool")
+        throw Error(Str("chat: message ", i + 1, " has role \"tool\": tool calls and responses are not supported"));
     std::string out = "<bos>";
     size_t first = 0;
-    const bool has_system = !messages.empty() && messages[0].role == "system";
+    const bool has_system = !messages.empty() && (messages[0].role == "system" || messages[0].role == "developer");
     if (thinking || has_system) {
       out += "<|turn>system\n";
       if (thinking) out += "<|think|>\n";
@@ -96,9 +110,10 @@ struct ChatFormat {
     }
     for (size_t i = first; i < messages.size(); ++i) {
       const ChatMessage& m = messages[i];
-      if (m.role == "system") throw Error("chat: a system message is allowed only first");
-      const bool model = m.role == "assistant" || m.role == "model";
-      out += Turn(model ? "model" : m.role, model ? StripThinking(m.content) : ChatTrim(m.content));
+      const std::string role = m.role == "assistant" ? "model" : m.role;
+      const bool continues = continue_model_turn && role == "model" && i > first && messages[i - 1].role == "assistant";
+      if (!continues) out += "<|turn>" + role + "\n";
+      out += (role == "model" ? StripThinking(m.content) : ChatTrim(m.content)) + "<turn|>\n";
     }
     if (add_generation_prompt) out += generation_prompt(thinking);
     return out;

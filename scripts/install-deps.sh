@@ -10,10 +10,11 @@ packages=(
   catch2                                           # Catch2 2.13: the tests
   tmux                                             # the terminal test of gemma4-run -i (tests/terminal/)
   python3-numpy python3-matplotlib jupyter-nbconvert python3-ipykernel   # notebooks/
+  python3-jinja2                                   # the oracle rendering the real chat templates (tests/real_gemma4/)
 )
-# Node.js + npm run the tests that compare with JavaScript references (the real-vocabulary tokenizer, llama.cpp
-# through npm node-llama-cpp); a machine with its own Node (e.g. nodesource's, whose nodejs conflicts with
-# Debian's npm) keeps it.
+# Node.js + npm run the test that compares with a JavaScript reference (the npm real-vocabulary tokenizer;
+# llama.cpp is built from source by scripts/setup-reference.sh instead); a machine with its own Node (e.g.
+# nodesource's, whose nodejs conflicts with Debian's npm) keeps it.
 command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do

@@ -41,10 +41,24 @@ TEST_CASE("earlier replies lose their thought channel; the variant is read from 
   CHECK(f.render(history, true, false) ==
         "<bos><|turn>user\n2+2?<turn|>\n<|turn>model\n4<turn|>\n<|turn>user\nand 3+3?<turn|>\n<|turn>model\n");
   CHECK(gemma4::StripThinking("a<|channel>x<channel|>b<|channel>y<channel|> c ") == "ab c");
-  CHECK_THROWS_WITH(f.render({{"user", "a"}, {"system", "late"}}, true, false), Catch::Contains("system message"));
   CHECK(ChatFormat::FromTemplate("{{- '<|turn>model\\n' -}}{%- if not enable_thinking -%}{{- '<|channel>thought\\n<channel|>' -}}")
             .empty_thought_channel);
   CHECK_FALSE(ChatFormat::FromTemplate("{%- if add_generation_prompt -%}{{- '<|turn>model\\n' -}}{%- endif -%}").empty_thought_channel);
+}
+
+TEST_CASE("what the real 31B template does with other roles, repeated replies and tools", "[chat]") {
+  // Written out from google-gemma-4-31B-it.jinja (tests/real_gemma4/template_test.sh renders it with jinja2).
+  const ChatFormat f{false};
+  CHECK(f.render({{"developer", " Be brief. "}, {"user", "a"}}, false, false) ==
+        "<bos><|turn>system\nBe brief.<turn|>\n<|turn>user\na<turn|>\n");
+  CHECK(f.render({{"user", "a"}, {"system", " late "}}, false, false) ==
+        "<bos><|turn>user\na<turn|>\n<|turn>system\nlate<turn|>\n");
+  const Msgs twice = {{"user", "a"}, {"assistant", "b"}, {"assistant", "c"}};
+  CHECK(f.render(twice, false, false) == "<bos><|turn>user\na<turn|>\n<|turn>model\nb<turn|>\n<|turn>model\nc<turn|>\n");
+  CHECK(ChatFormat{false, true}.render(twice, false, false) == "<bos><|turn>user\na<turn|>\n<|turn>model\nb<turn|>\nc<turn|>\n");
+  CHECK(ChatFormat::FromTemplate("{%- set continue_same_model_turn = (role == 'model') -%}").continue_model_turn);
+  CHECK_THROWS_WITH(f.render({{"user", "a"}, {"tool", "42"}}, true, false),
+                    Catch::Contains("message 2 has role \"tool\": tool calls and responses are not supported"));
 }
 
 TEST_CASE("appending a turn to the cache gives what a re-render of the whole chat gives", "[chat]") {

@@ -15,6 +15,7 @@
 
 #include "gemma4/chat.h"
 #include "gemma4/gemma4.h"
+#include "gemma4/tokenizer_gguf.h"
 #include "gemma4/tokenizer_json.h"
 #include "tools/progress.h"
 
@@ -68,30 +69,11 @@ inline std::unique_ptr<Gemma4ForCausalLM> LoadModel(const std::string& path) {
   return lm;
 }
 
-// A GGUF's tokenizer.ggml.* as the vocabulary TokenizerSpecFromVocabulary builds the pipeline from.
-inline TokenizerVocabulary VocabularyFromGguf(const GgufTokenizerMetadata& m, const std::string& path) {
-  TokenizerVocabulary v;
-  v.model = m.model;
-  v.tokens = m.tokens;
-  v.scores = m.scores;
-  v.token_type = m.token_type;
-  v.merges = m.merges;
-  v.bos_token_id = m.bos_token_id;
-  v.eos_token_id = m.eos_token_id;
-  v.unknown_token_id = m.unknown_token_id;
-  v.add_bos_token = m.add_bos_token || m.model == "gemma4";  // llama.cpp forces <bos> on for gemma4
-  v.source = path;
-  return v;
-}
-
 // The tokenizer for a model: --tokenizer PATH (a tokenizer.json, or a .gguf's metadata) if given, else the
 // model directory's tokenizer.json or the .gguf's tokenizer.ggml.*; nullptr when there is none (the
 // embedded model has none).
 inline std::unique_ptr<Tokenizer> LoadTokenizerFor(const std::string& model_path, const std::string& tokenizer_path) {
-  auto from_gguf = [](const std::string& path) {
-    const GgufFile g = ReadGguf(path);
-    return std::make_unique<Tokenizer>(TokenizerSpecFromVocabulary(VocabularyFromGguf(ReadGgufTokenizerMetadata(g), path)));
-  };
+  auto from_gguf = [](const std::string& path) { return std::make_unique<Tokenizer>(LoadTokenizerGguf(path)); };
   if (!tokenizer_path.empty()) {
     if (IsFile(tokenizer_path) && LooksLikeGguf(tokenizer_path)) return from_gguf(tokenizer_path);
     const std::string file = IsDirectory(tokenizer_path) ? tokenizer_path + "/tokenizer.json" : tokenizer_path;

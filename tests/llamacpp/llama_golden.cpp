@@ -1,0 +1,156 @@
+// llama.cpp on the golden prompts, through its C API (include/llama.h, linked against libllama):
+//   llama_golden MODEL.gguf GOLDEN.safetensors [--greedy] [--logits OUTDIR] [--kv f32|f16] [-t THREADS]
+// For every prompt of the golden file (each "<prompt>.input_ids"):
+//   --greedy   llama.cpp's greedy continuation (argmax of its logits), as many tokens as the golden's
+//              "<prompt>.greedy_tokens"; prints "ok"/"FAIL" per prompt, exit 1 on any FAIL;
+//   --logits   llama.cpp's logits at every prompt position, one batch, raw f32 [T, V] in OUTDIR/<prompt>.f32
+//              (for gemma4-eval compare).
+// The context: F32 K/V cache (--kv f16 for llama.cpp's default), a full-size sliding-window cache, flash
+// attention off, one batch for the whole prompt: what tests/llamacpp/README.md explains the tiny models need.
+// Built by tests/llamacpp/llama.sh against a llama.cpp build; never part of the default build.
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "llama.h"
+
+#include "gemma4/safetensors.h"
+
+namespace {
+
+std::vector<int32_t> Ints(const gemma4::SafetensorsFile& st, const std::string& name, const std::string& path) {
+  const auto it = st.tensors.find(name);
+  if (it == st.tensors.end()) throw gemma4::Error(path + ": no tensor " + name);
+  if (it->second.dtype != gemma4::DType::I32) throw gemma4::Error(path + ": " + name + " is not I32");
+  std::vector<int32_t> v(size_t(it->second.numel()));
+  std::memcpy(v.data(), it->second.data, it->second.nbytes);
+  return v;
+}
+
+std::string Join(const std::vector<int32_t>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s;
+}
+
+void Quiet(ggml_log_level level, const char* text, void*) {
+  if (level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
+}
+
+struct Context {
+  llama_context* ctx;
+  Context(llama_model* model, uint32_t n_ctx, ggml_type kv, int threads) {
+    llama_context_params p = llama_context_default_params();
+    p.n_ctx = n_ctx;
+    p.n_batch = p.n_ubatch = n_ctx;
+    p.n_seq_max = 1;
+    p.n_threads = p.n_threads_batch = threads;
+    p.type_k = p.type_v = kv;
+    p.swa_full = true;
+    p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    p.no_perf = true;
+    ctx = llama_init_from_model(model, p);
+    if (!ctx) throw gemma4::Error("llama_init_from_model failed");
+  }
+  ~Context() { llama_free(ctx); }
+  // Decodes ids at positions start.., logits for every position (all) or the last only.
+  void decode(const std::vector<int32_t>& ids, int start, bool all) {
+    llama_batch b = llama_batch_init(int32_t(ids.size()), 0, 1);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      b.token[i] = ids[i];
+      b.pos[i] = start + int32_t(i);
+      b.n_seq_id[i] = 1;
+      b.seq_id[i][0] = 0;
+      b.logits[i] = all || i + 1 == ids.size();
+    }
+    b.n_tokens = int32_t(ids.size());
+    const int32_t rc = llama_decode(ctx, b);
+    llama_batch_free(b);
+    if (rc != 0) throw gemma4::Error("llama_decode returned " + std::to_string(rc));
+  }
+};
+
+int32_t Argmax(const float* x, int32_t n) { return int32_t(std::max_element(x, x + n) - x); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> pos;
+  std::string logits_dir, kv_name = "f32";
+  bool greedy = false;
+  int threads = 2;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--greedy") greedy = true;
+    else if (a == "--logits" && i + 1 < argc) logits_dir = argv[++i];
+    else if (a == "--kv" && i + 1 < argc) kv_name = argv[++i];
+    else if (a == "-t" && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else pos.push_back(a);
+  }
+  if (pos.size() != 2 || (!greedy && logits_dir.empty()) || (kv_name != "f32" && kv_name != "f16") || threads < 1) {
+    std::fprintf(stderr, "usage: llama_golden MODEL.gguf GOLDEN.safetensors [--greedy] [--logits OUTDIR] [--kv f32|f16] [-t N]\n");
+    return 2;
+  }
+  const std::string model_path = pos[0], golden_path = pos[1];
+  llama_model* model = nullptr;
+  int failures = 0;
+  try {
+    const gemma4::SafetensorsFile st = gemma4::ReadSafetensors(golden_path);
+    std::set<std::string> prompts;
+    for (const auto& [name, _] : st.tensors)
+      if (name.size() > 10 && name.compare(name.size() - 10, 10, ".input_ids") == 0) prompts.insert(name.substr(0, name.size() - 10));
+    if (prompts.empty()) throw gemma4::Error(golden_path + ": no <prompt>.input_ids tensors");
+
+    llama_log_set(Quiet, nullptr);
+    llama_backend_init();
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    model = llama_model_load_from_file(model_path.c_str(), mp);
+    if (!model) throw gemma4::Error(model_path + ": llama.cpp could not load it");
+    const int32_t V = llama_vocab_n_tokens(llama_model_get_vocab(model));
+    const ggml_type kv = kv_name == "f32" ? GGML_TYPE_F32 : GGML_TYPE_F16;
+
+    for (const std::string& prompt : prompts) {
+      const std::vector<int32_t> ids = Ints(st, prompt + ".input_ids", golden_path);
+      if (!logits_dir.empty()) {
+        Context c(model, uint32_t(std::max<size_t>(256, ids.size())), kv, threads);
+        c.decode(ids, 0, true);
+        std::vector<float> out(ids.size() * size_t(V));
+        for (size_t t = 0; t < ids.size(); ++t) {
+          const float* l = llama_get_logits_ith(c.ctx, int32_t(t));
+          if (!l) throw gemma4::Error(prompt + ": no logits at position " + std::to_string(t));
+          std::memcpy(&out[t * size_t(V)], l, sizeof(float) * size_t(V));
+        }
+        const std::string file = logits_dir + "/" + prompt + ".f32";
+        std::ofstream f(file, std::ios::binary);
+        f.write(reinterpret_cast<const char*>(out.data()), std::streamsize(out.size() * sizeof(float)));
+        if (!f) throw gemma4::Error(file + ": cannot write");
+        std::printf("%s: %zu x %d logits -> %s\n", prompt.c_str(), ids.size(), V, file.c_str());
+      }
+      if (greedy) {
+        const std::vector<int32_t> want = Ints(st, prompt + ".greedy_tokens", golden_path);
+        Context c(model, uint32_t(std::max<size_t>(256, ids.size() + want.size() + 1)), kv, threads);
+        c.decode(ids, 0, false);
+        std::vector<int32_t> got;
+        while (got.size() < want.size()) {
+          got.push_back(Argmax(llama_get_logits_ith(c.ctx, -1), V));
+          if (got.size() < want.size()) c.decode({got.back()}, int(ids.size() + got.size() - 1), false);
+        }
+        const bool ok = got == want;
+        failures += !ok;
+        std::printf("%s %s %s: llama.cpp %s%s\n", ok ? "ok  " : "FAIL", model_path.c_str(), prompt.c_str(), Join(got).c_str(),
+                    ok ? "" : (" vs golden " + Join(want)).c_str());
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "llama_golden: error: %s\n", e.what());
+    if (model) llama_model_free(model);
+    return 1;
+  }
+  llama_model_free(model);
+  return failures ? 1 : 0;
+}
