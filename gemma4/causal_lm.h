@@ -47,12 +47,20 @@ struct Gemma4ForCausalLM {
 
   void bind(Checkpoint ckpt) {
     checkpoint = std::move(ckpt);
-    WeightBinder binder{checkpoint, TextModelPrefix(checkpoint)};
-    model.visit(binder);
-    if (config.tie_word_embeddings)
-      lm_head.weight.tensor = model.embed_tokens.weight.tensor;
-    else
-      WeightBinder{checkpoint, ""}("lm_head", lm_head);
+    try {
+      WeightBinder binder{checkpoint, TextModelPrefix(checkpoint)};
+      model.visit(binder);
+      if (config.tie_word_embeddings)
+        lm_head.weight.tensor = model.embed_tokens.weight.tensor;
+      else
+        WeightBinder{checkpoint, ""}("lm_head", lm_head);
+    } catch (const Error& e) {  // a shape the config got from a default, not from the file: say which
+      if (config.defaulted.empty()) throw;
+      std::string keys;
+      for (const std::string& d : config.defaulted) keys += (keys.empty() ? "" : ", ") + d;
+      throw Error(Str(e.what(), " (", checkpoint.config_source(), " lacks keys that set tensor shapes; defaults used: ",
+                      keys, ")"));
+    }
   }
 
   // Runs T tokens at positions cache.seq_length ..; writes logits [T,V] (all_rows) or [1,V] (the last token).

@@ -74,6 +74,8 @@ struct Gemma4TextConfig {
 
   std::vector<LayerGeometry> layers;             // derived: per-layer attention geometry
   std::vector<std::string> warnings;             // what HF would log (e.g. a forced last layer type)
+  std::vector<std::string> defaulted;            // "hidden_size = 2304": shape-setting keys config.json lacks,
+                                                 // filled with the class default (named in shape errors)
 
   bool is_sliding(int64_t i) const { return layer_types[size_t(i)] == "sliding_attention"; }
   // HF: first_kv_shared_layer_idx = num_hidden_layers - num_kv_shared_layers.
@@ -246,6 +248,17 @@ inline Gemma4TextConfig ParseGemma4TextConfig(const json& root, const std::strin
                       "; only null or \"vision\" (causal text) is supported"));
     c.use_bidirectional_attention = b.get<std::string>();
   }
+
+  // Keys that set tensor shapes and were missing: the defaults above stood in for them, as transformers'
+  // config class does; a shape error later says so (Gemma4ForCausalLM::bind).
+  for (const auto& [key, value] : std::vector<std::pair<const char*, int64_t>>{
+           {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size}, {"intermediate_size", c.intermediate_size},
+           {"num_hidden_layers", c.num_hidden_layers}, {"num_attention_heads", c.num_attention_heads},
+           {"num_key_value_heads", c.num_key_value_heads}, {"head_dim", c.head_dim},
+           {"global_head_dim", c.global_head_dim}, {"vocab_size_per_layer_input", c.vocab_size_per_layer_input},
+           {"hidden_size_per_layer_input", c.hidden_size_per_layer_input},
+           {"num_kv_shared_layers", c.num_kv_shared_layers}})
+    if (!j.contains(key)) c.defaulted.push_back(Str(key, " = ", value));
 
   // layer_types: HF default is 5 sliding : 1 full; HF forces the last layer to full attention.
   const int64_t L = c.num_hidden_layers;

@@ -88,7 +88,12 @@ inline std::vector<int32_t> GreedyGenerate(Session& session, const std::vector<i
 struct GenerateOptions {
   long max_new_tokens = -1;                       // -1: until a stop token or the context is full
   std::vector<int32_t> stop_ids;                  // sampled but not emitted (HF: eos_token_id list)
-  const volatile std::sig_atomic_t* interrupt = nullptr;  // set (by a signal handler) to stop after this token
+  // Set (by a signal handler) to stop: checked between prompt chunks (then the prompt is dropped) and after
+  // each emitted token (then generation stops after it).
+  const volatile std::sig_atomic_t* interrupt = nullptr;
+  // The ids the session holds before the call, in order: what rebuilds it when an interrupted prompt fed more
+  // than one chunk (the sliding-window rings then no longer hold what came before). Null: it is rebuilt empty.
+  const std::vector<int32_t>* session_ids = nullptr;
 };
 
 struct GenerateResult {
@@ -96,6 +101,8 @@ struct GenerateResult {
   double prompt_seconds = 0, generate_seconds = 0;  // prefill; sampling + decoding the rest
   int32_t stop_id = -1;               // the stop token that ended it, or -1 (limit, interrupt, context full)
   bool interrupted = false;
+  size_t prompt_fed = 0;              // prompt ids fed; < prompt_tokens when interrupted during the prompt, and
+                                      // then the session is as before the call (the prompt is dropped)
   std::vector<int32_t> pending;       // sampled ids not yet in the KV cache: feed them before the next prompt
 };
 
@@ -114,7 +121,32 @@ inline GenerateResult Generate(Session& session, Sampler& sampler, std::vector<i
   GenerateResult r;
   r.prompt_tokens = prompt.size();
   const auto t0 = Clock::now();
-  const float* logits = session.prefill(prompt.data(), prompt.size());
+  // The prompt chunk by chunk (as Session::prefill feeds it), with a look at the interrupt between chunks: a
+  // long prompt takes seconds. An interrupted prompt is taken back out of the session: rolled back when the
+  // sliding-window rings still hold what came before it (at most one chunk fed), else rebuilt from
+  // options.session_ids.
+  if (prompt.empty()) throw Error("prefill: empty prompt");
+  session.check_room(prompt.size());
+  session.lm.model.check_ids(prompt.data(), prompt.size());
+  const size_t start = session.position();
+  const float* logits = nullptr;
+  while (r.prompt_fed < prompt.size()) {
+    if (options.interrupt && *options.interrupt) {
+      if (r.prompt_fed <= session.cache.max_tokens) {
+        session.cache.truncate(start);
+      } else {
+        session.reset();
+        if (options.session_ids && !options.session_ids->empty())
+          session.prefill(options.session_ids->data(), options.session_ids->size());
+      }
+      r.interrupted = true;
+      r.prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      return r;
+    }
+    const size_t T = std::min(session.state.max_tokens, prompt.size() - r.prompt_fed);
+    logits = session.prefill(prompt.data() + r.prompt_fed, T);
+    r.prompt_fed += T;
+  }
   history.insert(history.end(), prompt.begin(), prompt.end());
   const auto t1 = Clock::now();
   r.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();

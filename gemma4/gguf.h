@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -567,15 +568,15 @@ struct GgufWriter {
     struct stat st;
     if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
       throw Error(Str(path, ": exists and is not a regular file; write the GGUF to a plain file path"));
-    const std::string tmp = path + ".tmp";
+    const std::string tmp = path + ".tmp";  // (errors name `path`, the user's, with the system's reason)
     FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw Error(Str(tmp, ": cannot create"));
+    if (!f) throw Error(Str(path, ": cannot create (", std::strerror(errno), ")"));
     auto fail = [&](const std::string& why) {
       std::fclose(f);
       std::remove(tmp.c_str());
       throw Error(Str(path, ": ", why));
     };
-    if (std::fwrite(header.data(), 1, header.size(), f) != header.size()) fail("write failed");
+    if (std::fwrite(header.data(), 1, header.size(), f) != header.size()) fail(Str("write failed (", std::strerror(errno), ")"));
     const std::vector<uint8_t> zeros(alignment, 0);
     for (size_t i = 0; i < tensors.size(); ++i) {
       const GgufTensorToWrite& t = tensors[i];
@@ -589,15 +590,16 @@ struct GgufWriter {
       } catch (const std::exception& e) {
         fail(Str("tensor ", t.name, ": ", e.what()));
       }
-      if (!io_ok) fail("write failed (disk full?)");
+      if (!io_ok) fail(Str("write failed (", std::strerror(errno), ")"));
       if (written != t.nbytes()) fail(Str("tensor ", t.name, ": produced ", written, " bytes, expected ", t.nbytes()));
       const size_t pad = size_t(align_up(written) - written);
-      if (pad && std::fwrite(zeros.data(), 1, pad, f) != pad) fail("write failed (disk full?)");
+      if (pad && std::fwrite(zeros.data(), 1, pad, f) != pad) fail(Str("write failed (", std::strerror(errno), ")"));
       if (progress) progress(i + 1, tensors.size());
     }
     if (std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+      const int error = errno;
       std::remove(tmp.c_str());
-      throw Error(Str(path, ": write failed"));
+      throw Error(Str(path, ": write failed (", std::strerror(error), ")"));
     }
   }
 };

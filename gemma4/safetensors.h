@@ -7,7 +7,10 @@
 #ifndef GEMMA4_SAFETENSORS_H_
 #define GEMMA4_SAFETENSORS_H_
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -132,16 +135,22 @@ inline void WriteSafetensors(const std::string& path, const std::vector<Tensor>&
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keep the data 8-byte aligned
+  // Errors name the user's path and the system's reason, never the temporary file.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw Error(Str(path, ": is a directory; give a file path to write (e.g. ", path, "/out.safetensors)"));
   const std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(Str(tmp, ": cannot create"));
+  if (!f) throw Error(Str(path, ": cannot create (", std::strerror(errno), ")"));
   const uint64_t header_len = text.size();
   bool ok = std::fwrite(&header_len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
   for (const Tensor& t : tensors) ok = ok && std::fwrite(t.data, 1, t.nbytes, f) == t.nbytes;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+  int error = ok ? 0 : errno;
+  if (std::fclose(f) != 0 && ok) ok = false, error = errno;
+  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) ok = false, error = errno;
+  if (!ok) {
     std::remove(tmp.c_str());
-    throw Error(Str(path, ": write failed"));
+    throw Error(Str(path, ": write failed (", error ? std::strerror(error) : "short write", ")"));
   }
 }
 

@@ -232,6 +232,7 @@ inline GenerateFn SpeculativeGenerateFn(DraftSource& drafter, size_t draft_max, 
       return true;
     });
     if (r.generated == 0 && r.stop_id < 0) t1 = Clock::now();
+    r.prompt_fed = prompt.size();  // (the interrupt is looked at only after tokens here)
     r.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
     r.generate_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
     if (totals) {

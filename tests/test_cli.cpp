@@ -8,9 +8,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "gemma4/safetensors.h"
 
@@ -70,6 +72,7 @@ TEST_CASE("gemma4-run on a checkpoint directory reproduces the golden greedy con
 TEST_CASE("gemma4-run: bad input is one line and a non-zero exit", "[cli]") {
   for (const std::string& args : {std::string(" --frobnicate"), std::string(" -m /nonexistent/model"),
                                   std::string(" --prompt-ids 2,999999"), std::string(" -c 4 --prompt-ids 2,3,4,5,6"),
+                                  std::string(" --prompt-ids ''"), std::string(" --prompt-ids=,"),
                                   std::string(" -n many")}) {
     const Result r = Run(kRun + args);
     INFO(args << " → " << r.out);
@@ -202,6 +205,132 @@ TEST_CASE("gemma4-run finds a checkpoint's tokenizer.json and its chat variant",
         FirstLine(Run(kRun + " -m " + dir + " -p 'hello world' -n 6 -t 1 --chat-template gemma4").out));
   std::remove(gguf.c_str());
   std::system(("rm -rf " + dir).c_str());
+}
+
+// A model directory for the tests below: golden/e2b_like's weights, config.json as given, extra files.
+std::string ModelDir(const std::string& name, const nlohmann::json& config,
+                     const std::vector<std::pair<std::string, std::string>>& files) {
+  const std::string dir = "/tmp/gemma4-test-cli-" + std::to_string(getpid()) + "-" + name;
+  REQUIRE(std::system(("rm -rf " + dir + " && mkdir -p " + dir + " && ln -s " + kGolden +
+                       "/e2b_like/model.safetensors " + dir).c_str()) == 0);
+  WriteTemp(name + "/config.json", config.dump());
+  for (const auto& [file, content] : files) WriteTemp(name + "/" + file, content);
+  return dir;
+}
+
+nlohmann::json E2bLikeConfig() {
+  FILE* f = fopen((kGolden + "/e2b_like/config.json").c_str(), "rb");
+  REQUIRE(f);
+  std::string text(1 << 20, '\0');
+  text.resize(fread(&text[0], 1, text.size(), f));
+  fclose(f);
+  return nlohmann::json::parse(text);
+}
+
+TEST_CASE("gemma4-run samples as generation_config.json says unless flags say otherwise, and prints the sampler", "[cli]") {
+  const std::string dir = ModelDir("genconfig", E2bLikeConfig(),
+                                   {{"generation_config.json", R"({"do_sample": true, "temperature": 1.0, "top_k": 64,
+                                      "top_p": 0.95, "eos_token_id": [1, 106, 50], "bos_token_id": 2})"}});
+  const std::string base = kRun + " -m " + dir + " -n 12 -t 1";
+  const Result a = Run(base + " --seed 5"), b = Run(base + " --seed 5"),
+               flags = Run(kRun + " -m " + kGolden + "/e2b_like -n 12 -t 1 --seed 5 --temp 1 --top-k 64 --top-p 0.95"),
+               greedy = Run(base + " --temp 0"), plain = Run(kRun + " -m " + kGolden + "/e2b_like -n 12 -t 1"),
+               clock = Run(base);
+  INFO(a.out << b.out << flags.out << greedy.out << plain.out << clock.out);
+  CHECK(a.status == 0);
+  CHECK_THAT(a.out, Catch::Contains("sampling: temp 1, top-k 64, top-p 0.95 (" + dir + "/generation_config.json) | seed 5\n"));
+  CHECK(FirstLine(a.out) == FirstLine(b.out));
+  CHECK(FirstLine(a.out) == FirstLine(flags.out));  // the file's values are the flags' values
+  CHECK_THAT(flags.out, Catch::Contains("sampling: temp 1, top-k 64, top-p 0.95 (flags) | seed 5"));
+  CHECK_THAT(greedy.out, Catch::Contains("sampling: greedy (flags over " + dir + "/generation_config.json)"));
+  CHECK(FirstLine(greedy.out) == FirstLine(plain.out));  // --temp 0 is greedy
+  CHECK_THAT(plain.out, Catch::Contains("sampling: greedy (no generation_config.json"));
+  // a clock seed is printed with the flag that repeats the run
+  const size_t at = clock.out.find("(from the clock; --seed ");
+  REQUIRE(at != std::string::npos);
+  const std::string seed = clock.out.substr(at + 24, clock.out.find(' ', at + 24) - at - 24);
+  CHECK(FirstLine(Run(base + " --seed " + seed).out) == FirstLine(clock.out));
+  // do_sample false (transformers' default) is greedy
+  WriteTemp("genconfig/generation_config.json", R"({"temperature": 0.7, "top_k": 10})");
+  const Result off = Run(base);
+  INFO(off.out);
+  CHECK(FirstLine(off.out) == FirstLine(plain.out));
+  CHECK_THAT(off.out, Catch::Contains("sampling: greedy (" + dir + "/generation_config.json: do_sample false)"));
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("gemma4-run checks the tokenizer against the model before loading it, and warns about a non-Gemma 4 one", "[cli]") {
+  // vocab_size 256 < the tiny tokenizer's ids, and no weights at all: the tokenizer error comes first
+  nlohmann::json config = E2bLikeConfig();
+  config["text_config"]["vocab_size"] = 256;
+  const std::string dir = ModelDir("smallvocab", config, {});
+  std::remove((dir + "/model.safetensors").c_str());
+  Result r = Run(kRun + " -m " + dir + " --tokenizer " + kTiny + " -p hi");
+  INFO(r.out);
+  CHECK(r.status == 1);
+  CHECK(Lines(r.out) == 1);
+  CHECK_THAT(r.out, Catch::Contains("tiny_tokenizer.json: the tokenizer has ") && Catch::Contains(" ids but the model's vocab_size is 256"));
+  std::system(("rm -rf " + dir).c_str());
+  // the tiny tokenizer with its turn tokens renamed: one warning line, and the run goes on
+  FILE* f = fopen(kTiny.c_str(), "rb");
+  REQUIRE(f);
+  std::string text(1 << 22, '\0');
+  text.resize(fread(&text[0], 1, text.size(), f));
+  fclose(f);
+  for (const std::string& from : {std::string("<|turn>"), std::string("<turn|>")})
+    for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at)) text.replace(at, 3, "<|x");
+  const std::string other = WriteTemp("other_tokenizer.json", text);
+  r = Run(kRun + " --tokenizer " + other + " -p hi -n 2 -t 1");
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("warning: " + other + " has no Gemma 4 turn tokens (<|turn>, <turn|>)"));
+  CHECK_THAT(Run(kRun + " --tokenizer " + kTiny + " -p hi -n 2 -t 1").out, !Catch::Contains("turn tokens"));
+  CHECK_THAT(Run(kRun + " --tokenizer " + other + " --raw -p hi -n 2 -t 1").out, !Catch::Contains("turn tokens"));
+  std::remove(other.c_str());
+}
+
+TEST_CASE("gemma4-run: --verbose-prompt, -t above the core count, counts in words", "[cli]") {
+  Result r = Run(kRun + " --tokenizer " + kTiny + " -p 'hello world' -n 1 -t 1 --verbose-prompt");
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("prompt: 15 tokens\n       2 -> '<bos>'\n     105 -> '<|turn>'\n"));
+  CHECK_THAT(r.out, Catch::Contains("     107 -> '\\n'\n"));
+  CHECK_THAT(r.out, Catch::Contains("generated 1 token,"));
+  const std::string too_many = std::to_string(std::thread::hardware_concurrency() + 1);
+  r = Run(kRun + " -n 2 -t " + too_many);
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("warning: -t " + too_many + " is more than the " +
+                                    std::to_string(std::thread::hardware_concurrency()) + " cores here"));
+  CHECK_THAT(Run(kRun + " -n 2 -t 1").out, !Catch::Contains("warning"));
+}
+
+TEST_CASE("every tool has --version, and its help aligns every option, -h too", "[cli]") {
+  for (const std::string& tool : {kRun, kEval, kBench, kQuantize}) {
+    const Result v = Run(tool + " --version");
+    INFO(tool << " → " << v.out);
+    CHECK(v.status == 0);
+    CHECK(Lines(v.out) == 1);
+    CHECK_THAT(v.out, Catch::Matches("gemma4-(run|eval|bench|quantize) [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  }
+  CHECK(Run(kEval + " ppl --version").out == Run(kEval + " --version").out);
+  for (const std::string& help : {kRun + " -h", kBench + " -h", kQuantize + " -h", kEval + " ppl -h", kEval + " dump -h"}) {
+    const Result r = Run(help);
+    INFO(help << " → " << r.out);
+    CHECK(r.status == 0);
+    CHECK_THAT(r.out, Catch::Contains("\n  -h, --help                this text\n"));
+    CHECK_THAT(r.out, Catch::Contains("\n  --version                 the version, then exit\n"));
+    size_t usages = 0;
+    for (size_t at = r.out.find("usage:"); at != std::string::npos; at = r.out.find("usage:", at + 1)) ++usages;
+    CHECK(usages == 1);
+    // every option row puts its help at column 28
+    for (size_t at = 0; at < r.out.size();) {
+      const size_t end = std::min(r.out.find('\n', at), r.out.size());
+      const std::string line = r.out.substr(at, end - at);
+      if (line.rfind("  -", 0) == 0 && line.size() > 28) CHECK(line.substr(26, 2) == "  ");
+      at = end + 1;
+    }
+  }
 }
 
 TEST_CASE("gemma4-run --help lists the llama.cpp-style flags", "[cli]") {
@@ -383,26 +512,34 @@ TEST_CASE("gemma4-eval compare refuses mismatched input in one line", "[cli][com
 }
 
 TEST_CASE("gemma4-eval ppl: perplexity, a base file, KL against it, one-line errors", "[cli][ppl]") {
-  const std::string ids = TempPath("ids.txt"), base = TempPath("base.safetensors");
+  const std::string ids = TempPath("ids.txt"), base = TempPath("base.kld");
   {
     FILE* f = std::fopen(ids.c_str(), "w");
     REQUIRE(f != nullptr);
     for (int i = 0; i < 120; ++i) std::fprintf(f, "%d%s", (i * 37 + 11) % 512, i % 10 == 9 ? "\n" : ", ");
     std::fclose(f);
   }
-  Result r = Run(kEval + " ppl --ids-file " + ids + " -c 32 --save-base " + base);
+  Result r = Run(kEval + " ppl --ids-file " + ids + " -c 32");
   INFO(r.out);
   REQUIRE(r.status == 0);
-  CHECK_THAT(r.out, Catch::Contains("scored 119"));
+  CHECK_THAT(r.out, Catch::Contains("scored 119, method strided: ctx 32, stride 16"));
   CHECK_THAT(LastLine(r.out), Catch::StartsWith("ppl "));
+  // a base file: llama.cpp's method and layout; its size said before it is written
+  r = Run(kEval + " ppl --ids-file " + ids + " -c 32 --save-base " + base);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains(base + ": 3 chunks x 15 scored tokens x 512 log-probabilities in 16 bits = 45.7 KiB"));
+  CHECK_THAT(r.out, Catch::Contains("scored 45, method llama: chunks of 32, the second half scored"));
+  CHECK(access((base + ".tmp").c_str(), F_OK) != 0);
   r = Run(kEval + " ppl --ids-file " + ids + " -c 32 --kl-base " + base + " -t 1");
   INFO(r.out);
   CHECK(r.status == 0);
-  CHECK_THAT(r.out, Catch::Contains("KL mean 0 max 0 | top-1 agreement 100.00%"));
+  CHECK_THAT(r.out, Catch::Contains("| top-1 agreement 100.00%"));
+  CHECK(std::stod(r.out.substr(r.out.find("KL mean ") + 8)) < 1e-4);
   r = Run(kEval + " ppl --model " + kGolden + "/moe_26b_like --ids-file " + ids + " -c 32 --kl-base " + base);
   INFO(r.out);
   CHECK(r.status == 0);
-  CHECK_THAT(r.out, !Catch::Contains("KL mean 0 "));
+  CHECK(std::stod(r.out.substr(r.out.find("KL mean ") + 8)) > 1e-3);
   // text through a tokenizer: the tiny tokenizer's ids of the text, scored the same as those ids
   const std::string text = TempPath("text.txt"), tiny = std::string(GEMMA4_SOURCE_DIR) + "/tests/tokenizer/tiny_tokenizer.json";
   {
@@ -427,7 +564,9 @@ TEST_CASE("gemma4-eval ppl: perplexity, a base file, KL against it, one-line err
   CHECK(Run(kEval + " ppl -f " + text).status != 0);  // the embedded model has no tokenizer
   std::remove(text.c_str());
   for (const std::string& args : std::vector<std::string>{" --ids-file /no/such", " --ids-file " + ids + " -c 16 --kl-base " + base,
-                                  " --ids-file " + ids + " --kl-base " + ids, " --ids-file " + ids + " --stride 99 -c 32"}) {
+                                  " --ids-file " + ids + " --kl-base " + ids, " --ids-file " + ids + " --stride 99 -c 32",
+                                  " --ids-file " + ids + " --method strided --kl-base " + base,
+                                  " --ids-file " + ids + " --method nope", " --ids-file " + ids + " -c 5000 --save-base " + base + "2"}) {
     r = Run(kEval + " ppl" + args);
     INFO(args << " → " << r.out);
     CHECK(r.status != 0);
@@ -533,4 +672,48 @@ TEST_CASE("gemma4-quantize refuses bad input in one line and leaves no file", "[
   }
   CHECK(access(a.c_str(), F_OK) != 0);
   CHECK(access((a + ".tmp").c_str(), F_OK) != 0);
+}
+
+TEST_CASE("write errors name the user's path and the reason, never the temporary file", "[cli][gguf]") {
+  Result r = Run(kQuantize + " " + kGolden + "/e2b_like /no/such/dir/a.gguf --type f32");
+  INFO(r.out);
+  CHECK(r.status == 1);
+  CHECK_THAT(r.out, Catch::Contains("/no/such/dir/a.gguf: cannot create (No such file or directory)"));
+  CHECK_THAT(r.out, !Catch::Contains(".tmp"));
+  const std::string dir = TempPath("outdir");
+  REQUIRE(std::system(("mkdir -p " + dir).c_str()) == 0);
+  r = Run(kEval + " dump --prompt-ids 2,71,68 --greedy 0 --out " + dir);
+  INFO(r.out);
+  CHECK(r.status == 1);
+  CHECK(Lines(r.out) == 1);
+  CHECK_THAT(r.out, Catch::Contains(dir + ": is a directory"));
+  CHECK(access((dir + ".tmp").c_str(), F_OK) != 0);
+  r = Run(kEval + " dump --prompt-ids 2,71,68 --greedy 0 --out /no/such/dir/g.safetensors");
+  INFO(r.out);
+  CHECK_THAT(r.out, Catch::Contains("/no/such/dir/g.safetensors: cannot create (No such file or directory)"));
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("gemma4-quantize's progress bar stays out of pipes and logs", "[cli][gguf]") {
+  const std::string out = TempPath("bar.gguf");
+  const Result r = Run(kQuantize + " " + kGolden + "/e2b_like " + out + " --type f32");  // no -q; stderr is a pipe
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK(r.out.find('\r') == std::string::npos);
+  CHECK(r.out.find("\033[") == std::string::npos);
+  CHECK_THAT(r.out, Catch::Contains("wrote " + out));
+  std::remove(out.c_str());
+}
+
+TEST_CASE("a config.json without a key that sets tensor shapes: the shape error names the default used", "[cli]") {
+  nlohmann::json config = E2bLikeConfig();
+  config["text_config"].erase("hidden_size");
+  const std::string dir = ModelDir("nohidden", config, {});
+  const Result r = Run(kRun + " -m " + dir + " -n 1");
+  INFO(r.out);
+  CHECK(r.status == 1);
+  CHECK(Lines(r.out) == 1);
+  CHECK_THAT(r.out, Catch::Contains("has shape") &&
+                        Catch::Contains(dir + "/config.json lacks keys that set tensor shapes; defaults used: hidden_size = "));
+  std::system(("rm -rf " + dir).c_str());
 }

@@ -3,8 +3,11 @@
 // checkpoint layouts (sharded, text-only prefix, f32/f16 weights, untied head) change nothing they should not.
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
 
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -444,8 +447,7 @@ TEST_CASE("perplexity: sliding windows score each token once, with the NLL of a 
   std::vector<int32_t> ids(53);
   for (int32_t& id : ids) id = int32_t(rng() % V);
   for (const auto& [ctx, stride] : std::vector<std::pair<size_t, size_t>>{{16, 8}, {16, 16}, {20, 3}, {64, 0}}) {
-    tools::PerplexityBase saved;
-    const tools::PerplexityResult r = tools::Perplexity(*lm, ids, {ctx, stride, 5, 0}, nullptr, &saved);
+    const tools::PerplexityResult r = tools::Perplexity(*lm, ids, {ctx, stride, 5, 0}, nullptr, nullptr);
     // Brute force: window w covers [w·stride, w·stride + ctx); it scores each token q ≥ 1 that no earlier
     // window scored and whose predecessor it holds, by the last logits of a fresh prefill of [start, q).
     const size_t step = stride ? stride : ctx / 2;
@@ -458,7 +460,7 @@ TEST_CASE("perplexity: sliding windows score each token once, with the NLL of a 
         const float* z = s.prefill(ids.data() + begin, q - begin);
         std::vector<double> lp(V);
         tools::LogSoftmax(z, V, lp.data());
-        nll -= double(float(lp[size_t(ids[q])]));
+        nll -= lp[size_t(ids[q])];
         ++scored;
       }
       done_until = end;
@@ -469,21 +471,242 @@ TEST_CASE("perplexity: sliding windows score each token once, with the NLL of a 
     INFO("ctx " << ctx << " stride " << stride);
     CHECK(r.scored == scored);
     CHECK(r.nll_sum == Approx(nll).epsilon(1e-12));
-    CHECK(saved.logprobs.size() == scored * V);
-    // Against its own log-probabilities: KL exactly 0 and full top-1 agreement.
-    const tools::PerplexityResult self = tools::Perplexity(*lm, ids, {ctx, stride, 7, 0}, &saved, nullptr);
-    CHECK(self.kl_sum == 0.0);
-    CHECK(self.top1_same == scored);
   }
-  // A different model against the base: KL > 0.
+}
+
+TEST_CASE("perplexity, llama.cpp's method: chunks of ctx, <bos> first, the second half scored; against a hand count",
+          "[model][ppl]") {
+  auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
+  const size_t V = size_t(lm->config.vocab_size);
+  std::mt19937 rng(9);
+  std::vector<int32_t> ids(70);  // ctx 16: 4 chunks (64 tokens), the last 6 dropped; 16 − 1 − 8 = 7 scored each
+  for (int32_t& id : ids) id = int32_t(rng() % V);
+  tools::PerplexityOptions o{16, 0, 5, 0, tools::PerplexityMethod::kLlamaCpp};
+  const tools::PerplexityResult r = tools::Perplexity(*lm, ids, o, nullptr, nullptr);
+  // By hand, in the test's own words: chunk c is ids[16c .. 16c+16) with ids[16c] := <bos> (2); run it whole,
+  // and score tokens at chunk positions 9..15, each by the row before it.
+  double nll = 0, nll_sq = 0;
+  size_t scored = 0;
+  for (size_t c = 0; c < 4; ++c) {
+    std::vector<int32_t> chunk(ids.begin() + long(16 * c), ids.begin() + long(16 * c + 16));
+    chunk[0] = 2;
+    Session s(*lm, 16);
+    s.prefill(chunk.data(), 16, nullptr, /*all_rows=*/true);
+    for (size_t pos = 9; pos < 16; ++pos) {
+      const float* z = s.logits.data() + (pos - 1) * V;
+      double mx = z[0], sum = 0;
+      for (size_t v = 0; v < V; ++v) mx = std::max(mx, double(z[v]));
+      for (size_t v = 0; v < V; ++v) sum += std::exp(double(z[v]) - mx);
+      const double x = mx + std::log(sum) - double(z[size_t(chunk[pos])]);
+      nll += x;
+      nll_sq += x * x;
+      ++scored;
+    }
+  }
+  CHECK(scored == 28);
+  CHECK(r.scored == 28);
+  CHECK(r.nll_sum == Approx(nll).epsilon(1e-12));
+  CHECK(r.ppl() == Approx(std::exp(nll / 28)).epsilon(1e-12));
+  const double var = nll_sq / 28 - (nll / 28) * (nll / 28);
+  CHECK(r.ppl_error() == Approx(std::exp(nll / 28) * std::sqrt(var / 27)).epsilon(1e-9));
+  // the chunk's first token is replaced by <bos>: changing it changes nothing; changing a scored one does
+  std::vector<int32_t> other = ids;
+  other[16] = (other[16] + 1) % int32_t(V);
+  CHECK(tools::Perplexity(*lm, other, o, nullptr, nullptr).nll_sum == r.nll_sum);
+  other[16 + 12] = (other[16 + 12] + 1) % int32_t(V);
+  CHECK(tools::Perplexity(*lm, other, o, nullptr, nullptr).nll_sum != r.nll_sum);
+  // --chunks 2 scores the first two chunks
+  o.max_windows = 2;
+  CHECK(tools::Perplexity(*lm, ids, o, nullptr, nullptr).scored == 14);
+}
+
+TEST_CASE("perplexity base files: llama.cpp's layout, 16-bit rows, KL against them", "[model][ppl]") {
+  auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
+  const size_t V = size_t(lm->config.vocab_size);
+  // the row codec: within half a step of the exact log-probabilities above −16 below the top
+  std::mt19937 rng(3);
+  std::vector<float> z(V);
+  for (float& x : z) x = float(int(rng() % 4000) - 2000) / 100.0f;
+  std::vector<uint16_t> row(tools::LogProbRowLength(V));
+  tools::EncodeLogProbRow(z.data(), V, row.data());
+  std::vector<double> lp(V);
+  tools::LogSoftmax(z.data(), V, lp.data());
+  const double top = *std::max_element(lp.begin(), lp.end());
+  float scale;
+  std::memcpy(&scale, row.data(), 4);
+  CHECK(scale == Approx(16.0 / 65535).epsilon(1e-6));
+  for (size_t v = 0; v < V; ++v)
+    if (lp[v] > top - 16) CHECK(std::abs(tools::DecodeLogProb(row.data(), v) - lp[v]) <= scale / 2 + 1e-5);
+
+  TempDir dir;
+  const std::string path = dir.path + "/base.bin";
+  std::vector<int32_t> ids(40);
+  for (int32_t& id : ids) id = int32_t(rng() % V);
+  tools::PerplexityOptions o{16, 0, 16, 0, tools::PerplexityMethod::kLlamaCpp};
+  tools::PerplexityResult saved_run;
+  {
+    tools::PerplexityBaseWriter w(path, 16, V, 2, ids.data());
+    saved_run = tools::Perplexity(*lm, ids, o, nullptr, &w);
+    w.finish();
+  }
+  // the layout byte for byte: magic, n_ctx, n_vocab, n_chunk, the 2 × 16 tokens, 2 × 7 rows of 2·⌈V/2⌉ + 4
+  {
+    const MappedFile f(path);
+    REQUIRE(f.size() == 8 + 12 + 32 * 4 + 14 * (2 * ((V + 1) / 2) + 4) * 2);
+    CHECK(std::memcmp(f.data(), "_logits_", 8) == 0);
+    int32_t header[3];
+    std::memcpy(header, f.data() + 8, 12);
+    CHECK(header[0] == 16);
+    CHECK(header[1] == int32_t(V));
+    CHECK(header[2] == 2);
+    CHECK(std::memcmp(f.data() + 20, ids.data(), 32 * 4) == 0);
+  }
+  const tools::PerplexityBaseFile base(path);
+  CHECK(base.chunks == 2);
+  // row i holds the log-probabilities that score the i-th scored token (chunk c, position 9 + i % 7), by hand
+  for (size_t c = 0; c < 2; ++c) {
+    std::vector<int32_t> chunk(ids.begin() + long(16 * c), ids.begin() + long(16 * c + 16));
+    chunk[0] = 2;
+    Session s(*lm, 16);
+    s.prefill(chunk.data(), 16, nullptr, /*all_rows=*/true);
+    for (size_t pos = 9; pos < 16; ++pos) {
+      tools::LogSoftmax(s.logits.data() + (pos - 1) * V, V, lp.data());
+      const double best = *std::max_element(lp.begin(), lp.end());
+      const uint16_t* b = base.row(c * 7 + pos - 9);
+      std::memcpy(&scale, b, 4);
+      size_t checked = 0;
+      for (size_t v = 0; v < V; ++v)
+        if (lp[v] > best - 16) checked += std::abs(tools::DecodeLogProb(b, v) - lp[v]) <= scale / 2 + 1e-5;
+        else checked += tools::DecodeLogProb(b, v) <= best - 16 + 1e-4;  // floored
+      CHECK(checked == V);
+    }
+  }
+  // against its own base: KL at the codec's round-off, full top-1 agreement, the base ppl ours to 1e-4
+  const tools::PerplexityResult self = tools::Perplexity(*lm, ids, o, &base, nullptr);
+  CHECK(self.scored == 14);
+  CHECK(std::abs(self.kl_sum / 14) < 1e-4);
+  CHECK(self.top1_same == 14);
+  CHECK(self.base_nll_sum <= saved_run.nll_sum + 14 * 1e-4);  // (log-probabilities under the floor are floored)
+  // another model: KL well above that
   auto other = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/dense_31b_like");
   REQUIRE(size_t(other->config.vocab_size) == V);
+  CHECK(tools::Perplexity(*other, ids, o, &base, nullptr).kl_sum / 14 > 1e-3);
+  // mismatches are refused
+  o.ctx = 8;
+  CHECK_THROWS_WITH(tools::Perplexity(*lm, ids, o, &base, nullptr), Catch::Contains("made with --ctx 16"));
+  o.ctx = 16;
+  std::vector<int32_t> changed = ids;
+  changed[3] = (changed[3] + 1) % int32_t(V);
+  CHECK_THROWS_WITH(tools::Perplexity(*lm, changed, o, &base, nullptr), Catch::Contains("token ids differ"));
+  o.method = tools::PerplexityMethod::kStrided;
+  CHECK_THROWS_WITH(tools::Perplexity(*lm, ids, o, &base, nullptr), Catch::Contains("--method llama"));
+  // a truncated file names itself
   {
-    tools::PerplexityBase saved;
-    tools::Perplexity(*lm, ids, {16, 8, 16, 0}, nullptr, &saved);
-    CHECK(tools::Perplexity(*other, ids, {16, 8, 16, 0}, &saved, nullptr).kl_sum > 0.0);
+    FILE* f = std::fopen((dir.path + "/short.bin").c_str(), "wb");
+    std::fwrite("_logits_\x10\0\0\0", 1, 12, f);
+    std::fclose(f);
   }
-  tools::PerplexityBase wrong;
-  tools::Perplexity(*lm, ids, {16, 8, 16, 0}, nullptr, &wrong);
-  CHECK_THROWS_WITH(tools::Perplexity(*lm, ids, {32, 8, 16, 0}, &wrong, nullptr), Catch::Contains("--ctx 16"));
+  CHECK_THROWS_WITH(tools::PerplexityBaseFile(dir.path + "/short.bin"), Catch::Contains("short.bin"));
+}
+
+TEST_CASE("gemma4-bench --layers N: every N of every preset keeps a valid KV-sharing layout", "[model][bench]") {
+  for (const std::string preset : {"e2b", "e4b", "26b-a4b", "31b"}) {
+    const nlohmann::json full = Gemma4PresetConfig(preset);
+    const long L = long(full["layer_types"].size());
+    long shared_seen = 0;
+    for (long n = 1; n <= L; ++n) {
+      INFO(preset << " --layers " << n);
+      const nlohmann::json cut = tools::TruncateLayers(full, n);
+      Gemma4TextConfig c;
+      REQUIRE_NOTHROW(c = ParseGemma4TextConfig(cut, "<cut>"));  // the KV-sharing rule is checked here
+      CHECK(c.num_hidden_layers == n);
+      CHECK(c.layer_types.back() == "full_attention");
+      CHECK(c.num_kv_shared_layers <= n / 2);
+      CHECK(c.num_kv_shared_layers <= full.value("num_kv_shared_layers", 0L));
+      // as much sharing as the rule allows: one more shared layer would break it
+      if (c.num_kv_shared_layers < std::min<long>(full.value("num_kv_shared_layers", 0L), n / 2)) {
+        nlohmann::json more = cut;
+        more["num_kv_shared_layers"] = c.num_kv_shared_layers + 1;
+        CHECK_THROWS_WITH(ParseGemma4TextConfig(more, "<cut>"), Catch::Contains("shares K/V"));
+      }
+      shared_seen = std::max<long>(shared_seen, c.num_kv_shared_layers);
+    }
+    CHECK(shared_seen == std::min<long>(full.value("num_kv_shared_layers", 0L), L / 2));
+    CHECK_THROWS_WITH(tools::TruncateLayers(full, L + 1), Catch::Contains("is not between 1 and"));
+    CHECK_THROWS_WITH(tools::TruncateLayers(full, 0), Catch::Contains("is not between 1 and"));
+  }
+  // the layouts the old cut refused (e2b 2, 4, 5, 6, 8) build and run: a forward on random weights
+  for (const long n : {2L, 4L, 5L, 6L, 8L}) {
+    nlohmann::json cut = tools::TruncateLayers(Gemma4PresetConfig("e2b"), n);
+    cut["hidden_size"] = 64;  // (small sizes: the layout is what is under test)
+    cut["intermediate_size"] = 128;
+    cut["vocab_size"] = 512;
+    cut["vocab_size_per_layer_input"] = 512;
+    cut["hidden_size_per_layer_input"] = 8;
+    cut["num_attention_heads"] = 2;
+    cut["head_dim"] = 16;
+    cut["global_head_dim"] = 32;
+    INFO("e2b --layers " << n << ": " << cut.dump());
+    auto lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(cut, DType::F32, 7));
+    Session session(*lm, 8);
+    const int32_t ids[] = {2, 10, 20, 30};
+    const float* logits = session.prefill(ids, 4);
+    CHECK(std::isfinite(logits[0]));
+  }
+}
+
+TEST_CASE("Generate: an interrupt between prompt chunks drops the prompt and leaves the session as before it",
+          "[model][generate]") {
+  auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
+  const size_t V = size_t(lm->config.vocab_size);
+  std::mt19937 rng(11);
+  std::vector<int32_t> turn1(40), turn2(3000), next = {7, 8, 9};
+  for (int32_t& id : turn1) id = int32_t(rng() % V);
+  for (int32_t& id : turn2) id = int32_t(rng() % V);
+  // The plain story: turn 1 (greedy, 5 tokens), then `next`; the logits after it.
+  GenerateOptions options;
+  options.max_new_tokens = 5;
+  Sampler greedy(SamplingParams{});
+  std::vector<float> expected;
+  std::vector<int32_t> held;  // the ids the session holds after turn 1
+  {
+    Session s(*lm, 4, 8192);
+    std::vector<int32_t> history;
+    const GenerateResult r = Generate(s, greedy, history, turn1, options, [](int32_t) { return true; });
+    held = history;
+    held.pop_back();  // the last sampled id is pending, not in the cache
+    REQUIRE(s.position() == held.size());
+    const float* z = s.prefill(next.data(), next.size());
+    expected.assign(z, z + V);
+    (void)r;
+  }
+  // Between them, a 3000-token turn that Ctrl-C stops between chunks of 4 (so past what a rollback can
+  // undo: the session is rebuilt from options.session_ids). Timing decides where it stops; any place will do.
+  for (const int wait_ms : {30, 10, 3, 1, 60, 200}) {
+    Session s(*lm, 4, 8192);
+    std::vector<int32_t> history;
+    Generate(s, greedy, history, turn1, options, [](int32_t) { return true; });
+    volatile std::sig_atomic_t flag = 0;
+    GenerateOptions o = options;
+    o.interrupt = &flag;
+    o.session_ids = &held;
+    std::thread ctrl_c([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+      flag = 1;
+    });
+    const std::vector<int32_t> history_before = history;
+    const GenerateResult r = Generate(s, greedy, history, turn2, o, [](int32_t) { return true; });
+    ctrl_c.join();
+    if (r.prompt_fed <= 4 || r.prompt_fed == turn2.size()) continue;  // not inside the prompt: again, sooner/later
+    INFO("stopped after " << r.prompt_fed << " of " << turn2.size());
+    CHECK(r.interrupted);
+    CHECK(r.generated == 0);
+    CHECK(r.prompt_fed % 4 == 0);
+    CHECK(history == history_before);
+    CHECK(s.position() == held.size());
+    const float* z = s.prefill(next.data(), next.size());
+    CHECK(std::memcmp(z, expected.data(), V * sizeof(float)) == 0);  // bit for bit the plain story
+    return;
+  }
+  FAIL("the interrupt never landed inside the 3000-token prompt");
 }

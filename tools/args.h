@@ -9,16 +9,24 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gemma4/error.h"
 
+// The version --version prints: the project's, set by both build systems (CMake, Meson).
+#ifndef GEMMA4_VERSION
+#define GEMMA4_VERSION "unknown"
+#endif
+
 namespace gemma4::tools {
 
 class ArgParser {
  public:
-  ArgParser(std::string program, std::string summary) : program_(std::move(program)), summary_(std::move(summary)) {}
+  // synopsis: what follows the program name on the usage line ("[options]", "INPUT OUTPUT.gguf [options]").
+  ArgParser(std::string program, std::string summary, std::string synopsis = "[options]")
+      : program_(std::move(program)), summary_(std::move(summary)), synopsis_(std::move(synopsis)) {}
 
   // A switch: present or not.
   ArgParser& flag(const std::string& names, bool* out, const std::string& help) {
@@ -27,6 +35,11 @@ class ArgParser {
   }
   // An option with a value, converted by the overload for the target's type.
   ArgParser& option(const std::string& names, const std::string& metavar, std::string* out, const std::string& help) {
+    return add(names, metavar, help, [out](const std::string& v) { *out = v; });
+  }
+  // Where "not given" and "given empty" differ (--prompt-ids "" is an error, not the default prompt).
+  ArgParser& option(const std::string& names, const std::string& metavar, std::optional<std::string>* out,
+                    const std::string& help) {
     return add(names, metavar, help, [out](const std::string& v) { *out = v; });
   }
   ArgParser& option(const std::string& names, const std::string& metavar, long* out, const std::string& help) {
@@ -41,7 +54,8 @@ class ArgParser {
     return add(names, metavar, help, [out](const std::string& v) { out->push_back(v); });
   }
 
-  // Parses argv[first..]; prints usage and exits 0 on -h/--help; throws Error on anything it does not know.
+  // Parses argv[first..]; prints usage (-h/--help) or the version (--version) and exits 0; throws Error on
+  // anything it does not know.
   std::vector<std::string> parse(int argc, char** argv, int first = 1) {
     std::vector<std::string> positional;
     for (int i = first; i < argc; ++i) {
@@ -49,6 +63,10 @@ class ArgParser {
       bool has_value = false;
       if (arg == "-h" || arg == "--help") {
         std::fputs(usage().c_str(), stdout);
+        std::exit(0);
+      }
+      if (arg == "--version") {
+        std::printf("%s\n", Version(program_).c_str());
         std::exit(0);
       }
       if (arg.size() > 1 && arg[0] == '-' && !IsNumber(arg)) {
@@ -78,14 +96,22 @@ class ArgParser {
   }
 
   std::string usage() const {
-    std::string u = "usage: " + program_ + " [options]\n" + summary_ + "\n\noptions:\n";
-    for (const Option& o : options_) {
-      std::string left = "  " + o.names + (o.metavar.empty() ? "" : " " + o.metavar);
+    std::string u = "usage: " + program_ + " " + synopsis_ + "\n" + summary_ + "\n\noptions:\n";
+    auto row = [&u](const std::string& names, const std::string& metavar, const std::string& help) {
+      std::string left = "  " + names + (metavar.empty() ? "" : " " + metavar);
       if (left.size() < 28) left.resize(28, ' ');
       else left += "\n" + std::string(28, ' ');
-      u += left + o.help + "\n";
-    }
-    return u + "  -h, --help                  this text\n";
+      u += left + help + "\n";
+    };
+    for (const Option& o : options_) row(o.names, o.metavar, o.help);
+    row("-h, --help", "", "this text");
+    row("--version", "", "the version, then exit");
+    return u;
+  }
+
+  // "gemma4-run 0.1.0"; a subcommand's program name ("gemma4-eval ppl") prints as its tool's.
+  static std::string Version(const std::string& program) {
+    return program.substr(0, program.find(' ')) + " " + GEMMA4_VERSION;
   }
 
   static long ParseLong(const std::string& name, const std::string& v) {
@@ -128,7 +154,7 @@ class ArgParser {
   static bool IsNumber(const std::string& s) {  // "-1" is a value, not a flag
     return s.size() > 1 && s[0] == '-' && (std::isdigit(static_cast<unsigned char>(s[1])) || s[1] == '.');
   }
-  std::string program_, summary_;
+  std::string program_, summary_, synopsis_;
   std::vector<Option> options_;
 };
 

@@ -3,6 +3,7 @@
 #ifndef GEMMA4_TOOLS_COMMON_H_
 #define GEMMA4_TOOLS_COMMON_H_
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -38,6 +39,18 @@ inline Checkpoint LoadCheckpointOrDefault(const std::string& path) {
       gemma4_embedded_safetensors, gemma4_embedded_safetensors_size);
 }
 
+// "1 token", "2 tokens".
+inline std::string Count(size_t n, const std::string& noun) { return Str(n, " ", noun, n == 1 ? "" : "s"); }
+
+// "2.26 GiB", "33.1 MiB", "45.2 KiB": a size for people.
+inline std::string Bytes(double bytes) {
+  char buf[32];
+  if (bytes >= double(size_t(1) << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(size_t(1) << 30));
+  else if (bytes >= double(size_t(1) << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / double(size_t(1) << 20));
+  else std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
+  return buf;
+}
+
 // Reads every page of the checkpoint's tensors once (they are memory-mapped, so the first forward pass
 // would otherwise pay for the disk), drawing a progress bar on a terminal for files of 1 GiB and more.
 // Rows-only tables (the per-layer embeddings, 4.7 GB for E2B) are skipped: only the rows of tokens seen are
@@ -49,7 +62,7 @@ inline void ReadAllWeights(const Gemma4ForCausalLM& lm) {
   size_t total = 0, done = 0;
   for (const auto& [name, t] : ckpt.tensors) total += skipped(name) ? 0 : t.nbytes;
   if (total < (size_t(1) << 30)) return;
-  ProgressBar bar(Str("loading ", double(total) / double(size_t(1) << 30), " GiB"), total);
+  ProgressBar bar("loading " + Bytes(double(total)), total);
   volatile uint8_t sink = 0;
   for (const auto& [name, t] : ckpt.tensors) {
     if (skipped(name)) continue;
@@ -69,20 +82,55 @@ inline std::unique_ptr<Gemma4ForCausalLM> LoadModel(const std::string& path) {
   return lm;
 }
 
+// The model's text config alone, without mapping its tensors: what a tool checks before the load (the
+// tokenizer's size against vocab_size). Same sources and errors as LoadCheckpointOrDefault.
+inline Gemma4TextConfig ReadModelConfig(const std::string& path) {
+  if (path.empty() || !(IsDirectory(path) || (IsFile(path) && LooksLikeGguf(path)))) {
+    const Checkpoint ckpt = LoadCheckpointOrDefault(path);  // the embedded model, or the path's own error
+    return ParseGemma4TextConfig(ckpt.config, ckpt.config_source());
+  }
+  if (IsDirectory(path)) return ParseGemma4TextConfig(ReadJsonFile(path + "/config.json"), path + "/config.json");
+  return ParseGemma4TextConfig(ConfigFromGguf(ReadGguf(path)), path);
+}
+
 // The tokenizer for a model: --tokenizer PATH (a tokenizer.json, or a .gguf's metadata) if given, else the
 // model directory's tokenizer.json or the .gguf's tokenizer.ggml.*; nullptr when there is none (the
 // embedded model has none).
 inline std::unique_ptr<Tokenizer> LoadTokenizerFor(const std::string& model_path, const std::string& tokenizer_path) {
-  auto from_gguf = [](const std::string& path) { return std::make_unique<Tokenizer>(LoadTokenizerGguf(path)); };
+  // A real vocabulary (262144 pieces, a 33 MB tokenizer.json) takes a second or more: say so first.
+  auto announce = [](const std::string& path, size_t pieces) {
+    if (pieces >= 65536) std::fprintf(stderr, "loading the tokenizer of %s (%zu pieces) ...\n", path.c_str(), pieces);
+  };
+  auto from_gguf = [&](const std::string& path) {
+    const GgufFile g = ReadGguf(path);
+    GgufTokenizerMetadata m = ReadGgufTokenizerMetadata(g);
+    announce(path, m.tokens.size());
+    return std::make_unique<Tokenizer>(TokenizerSpecFromVocabulary(VocabularyFromGguf(m, path)));  // tokenizer_gguf.h
+  };
+  auto from_json = [&](const std::string& file) {
+    struct stat st;
+    if (::stat(file.c_str(), &st) == 0 && st.st_size >= (off_t(4) << 20))
+      std::fprintf(stderr, "loading %s (%s) ...\n", file.c_str(), Bytes(double(st.st_size)).c_str());
+    return std::make_unique<Tokenizer>(LoadTokenizerJson(file));
+  };
   if (!tokenizer_path.empty()) {
     if (IsFile(tokenizer_path) && LooksLikeGguf(tokenizer_path)) return from_gguf(tokenizer_path);
-    const std::string file = IsDirectory(tokenizer_path) ? tokenizer_path + "/tokenizer.json" : tokenizer_path;
-    return std::make_unique<Tokenizer>(LoadTokenizerJson(file));
+    return from_json(IsDirectory(tokenizer_path) ? tokenizer_path + "/tokenizer.json" : tokenizer_path);
   }
   if (!model_path.empty() && IsFile(model_path) && LooksLikeGguf(model_path)) return from_gguf(model_path);
   if (!model_path.empty() && IsDirectory(model_path) && IsFile(model_path + "/tokenizer.json"))
-    return std::make_unique<Tokenizer>(LoadTokenizerJson(model_path + "/tokenizer.json"));
+    return from_json(model_path + "/tokenizer.json");
   return nullptr;
+}
+
+// The Gemma 4 chat format needs its turn tokens as single ids; a tokenizer without them (another model's)
+// encodes the template as plain text, and only <eos> ends a reply. One line says so.
+inline void WarnIfNoTurnTokens(const Tokenizer& tok) {
+  if (tok.token_id("<|turn>") < 0 || tok.token_id("<turn|>") < 0)
+    std::fprintf(stderr,
+                 "warning: %s has no Gemma 4 turn tokens (<|turn>, <turn|>): the chat template is encoded as plain "
+                 "text and only <eos> stops a reply (--raw skips the template)\n",
+                 tok.spec().source.c_str());
 }
 
 // The chat variant: from the checkpoint's chat_template.jinja or tokenizer_config.json "chat_template"
@@ -137,6 +185,10 @@ inline double Seconds(std::chrono::steady_clock::time_point since) {
 // Applies -t (0 = all cores) and --simd (a target to cap at: "avx3", "avx2", "scalar"...).
 inline void ConfigureOps(long threads, const std::string& simd) {
   if (threads < 0) throw Error(Str("-t: ", threads, " threads?"));
+  const long cores = long(ops::DefaultNumThreads());
+  if (cores > 0 && threads > cores)
+    std::fprintf(stderr, "warning: -t %ld is more than the %ld cores here: threads will take turns on them\n",
+                 threads, cores);
   ops::SetNumThreads(threads == 0 ? ops::DefaultNumThreads() : size_t(threads));
   if (simd.empty()) return;
   int64_t disable = 0;

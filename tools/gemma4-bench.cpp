@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
     args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file")
         .option("--random", "PRESET", &random, "random weights in a released shape: e2b, e4b, 26b-a4b, 31b")
         .option("--dtype", "TYPE", &dtype_name, "weight dtype of --random models: f32, bf16 (default), f16, q8_0, q4_0")
-        .option("--layers", "N", &layers, "--random: keep only the first N layers (0 = all)")
+        .option("--layers", "N", &layers, "--random: keep only the first N layers, KV sharing cut to fit (0 = all)")
         .option("-p, --n-prompt", "N", &prompt_tokens, "prompt tokens to prefill (default 128)")
         .option("-n, --n-gen", "N", &decode_tokens, "tokens to decode (default 32)")
         .option("-r, --repetitions", "N", &reps, "repetitions; the best is reported (default 3)")
@@ -143,19 +143,16 @@ int main(int argc, char** argv) {
     std::unique_ptr<Gemma4ForCausalLM> lm;
     if (!random.empty()) {
       nlohmann::json config = Gemma4PresetConfig(random);
-      if (layers > 0) {
-        auto& types = config["layer_types"];
-        if (layers > long(types.size())) throw Error("--layers: more than the model has");
-        types.erase(types.begin() + layers, types.end());
-        types.back() = "full_attention";
-        config["num_hidden_layers"] = layers;
-        config["num_kv_shared_layers"] = std::min<long>(config["num_kv_shared_layers"].get<long>(), layers / 2);
-      }
+      if (layers < 0) throw Error("--layers must be >= 0");
+      if (layers > 0) config = tools::TruncateLayers(config, layers);
       const std::map<std::string, DType> dtypes = {{"f32", DType::F32}, {"bf16", DType::BF16}, {"f16", DType::F16},
                                                    {"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}};
       if (!dtypes.count(dtype_name)) throw Error("--dtype: f32, bf16, f16, q8_0 or q4_0");
       const DType dtype = dtypes.at(dtype_name);
-      lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, dtype, 1234));
+      // a minute or two for a real-shape model: one line first, a bar on a terminal
+      std::fprintf(stderr, "building random %s weights (%s, %ld layers, %ld KV-shared) ...\n", random.c_str(),
+                   dtype_name.c_str(), config["num_hidden_layers"].get<long>(), config["num_kv_shared_layers"].get<long>());
+      lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, dtype, 1234, "random " + random));
     } else {
       lm = tools::LoadModel(model_path);
     }
@@ -190,7 +187,11 @@ int main(int argc, char** argv) {
     std::printf("weights/token  %.3f GB  ->  %.2f GB/s at that decode speed\n", bytes / 1e9, bytes / 1e9 * best_decode);
     std::printf("memory read    %.2f GB/s scanning 1 GiB, %.2f GB/s streaming a 1 GiB bf16 matvec (all threads)\n",
                 bandwidth, matvec);
+    // Measured after the decode runs, not during them: on a busy machine the two can see different loads.
     std::printf("decode ceiling %.2f tok/s (weights/token at the matvec stream rate)\n", matvec * 1e9 / bytes);
+    std::printf("               assumes a decode step only streams its weights, at the rate measured after the decode\n"
+                "               runs (KV-cache reads and compute not counted); on a busy machine the two measurements\n"
+                "               can see different loads, and the measured decode can exceed this\n");
     return 0;
   });
 }

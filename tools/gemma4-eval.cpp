@@ -126,6 +126,8 @@ static int Dump(int argc, char** argv) {
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval dump --help)");
   if (out_path.empty() || prompt_ids.empty()) throw Error("--out and at least one --prompt-ids are required");
   if (greedy < 0) throw Error("--greedy must be >= 0");
+  if (IsDirectory(out_path))  // (before the work, not after it: WriteSafetensors would refuse it too)
+    throw Error(Str(out_path, ": is a directory; --out takes a file path (e.g. ", out_path, "/golden.safetensors)"));
   tools::ConfigureOps(threads, "");
   auto lm = tools::LoadModel(model_path);
   std::vector<std::pair<std::string, std::vector<int32_t>>> prompts;
@@ -145,26 +147,37 @@ static int Dump(int argc, char** argv) {
 }
 
 static int Ppl(int argc, char** argv) {
-  std::string model_path, text_file, ids_file, tokenizer_path, kl_base, save_base, simd;
+  std::string model_path, text_file, ids_file, tokenizer_path, kl_base, save_base, simd, method;
   long ctx = 512, stride = 0, batch = 64, chunks = 0, threads = 0;
   tools::ArgParser args("gemma4-eval ppl",
-                        "Perplexity with a sliding context (windows of --ctx tokens every --stride tokens; each scores\n"
-                        "the tokens no earlier window scored), and KL divergence / top-1 agreement against a base run.");
+                        "Perplexity over a text, two ways (tools/perplexity.h): --method strided, Hugging Face's sliding\n"
+                        "context (windows of --ctx tokens every --stride tokens; each scores the tokens no earlier window\n"
+                        "scored), or --method llama, llama-perplexity's (non-overlapping chunks of --ctx tokens, <bos>\n"
+                        "first, the second half of each scored: numbers that compare with llama.cpp's). KL divergence and\n"
+                        "top-1 agreement against a base run, whose file is llama.cpp's --kl-divergence-base layout (either\n"
+                        "tool reads the other's).");
   args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
       .option("-f, --file", "FILE", &text_file, "the text (encoded with the model's tokenizer, <bos> first)")
       .option("--tokenizer", "PATH", &tokenizer_path, "tokenizer.json for -f (default: the model's)")
       .option("--ids-file", "FILE", &ids_file, "or the text as token ids (commas and/or white space)")
-      .option("-c, --ctx", "N", &ctx, "tokens per window (default 512)")
-      .option("--stride", "N", &stride, "window step (default ctx/2)")
+      .option("--method", "M", &method, "strided or llama (default: llama with a base file, else strided)")
+      .option("-c, --ctx", "N", &ctx, "tokens per window or chunk (default 512)")
+      .option("--stride", "N", &stride, "strided: window step (default ctx/2)")
       .option("-b, --batch", "N", &batch, "tokens per forward pass (default 64)")
-      .option("--chunks", "N", &chunks, "stop after N windows (default: all)")
-      .option("--save-base", "FILE", &save_base, "write this run's log-probabilities (f32, scored rows x vocab)")
-      .option("--kl-base", "FILE", &kl_base, "compare with a --save-base file: KL divergence, top-1 agreement")
+      .option("--chunks", "N", &chunks, "stop after N windows or chunks (default: all)")
+      .option("--save-base", "FILE", &save_base, "write this run's log-probabilities (llama.cpp's layout, 16 bits each)")
+      .option("--kl-base", "FILE", &kl_base, "compare with a base file (ours or llama-perplexity's): KL divergence, top-1")
       .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
       .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval ppl --help)");
   if (text_file.empty() == ids_file.empty()) throw Error("give the text with -f FILE or --ids-file FILE (one of them)");
   if (ctx < 2 || stride < 0 || batch < 1 || chunks < 0) throw Error("--ctx >= 2, --stride >= 0, --batch >= 1, --chunks >= 0");
+  const bool with_base = !kl_base.empty() || !save_base.empty();
+  if (method.empty()) method = with_base ? "llama" : "strided";
+  if (method != "strided" && method != "llama") throw Error(Str("--method: \"", method, "\" is not strided or llama"));
+  if (method == "strided" && with_base)
+    throw Error("--save-base and --kl-base use llama.cpp's base-file layout, which the llama method makes: use --method llama");
+  if (method == "llama" && stride) throw Error("--stride goes with --method strided");
   tools::ConfigureOps(threads, simd);
   std::vector<int32_t> ids;
   if (!ids_file.empty()) {
@@ -174,22 +187,38 @@ static int Ppl(int argc, char** argv) {
     if (!tok) throw Error("-f needs a tokenizer: --tokenizer PATH, or a model with tokenizer.json (or a .gguf)");
     ids = tok->encode(ReadTextFile(text_file));
   }
+  std::optional<tools::PerplexityBaseFile> base;
+  if (!kl_base.empty()) base.emplace(kl_base);
   auto lm = tools::LoadModel(model_path);
-  tools::PerplexityBase base, saved;
-  if (!kl_base.empty()) base = tools::ReadPerplexityBase(kl_base);
-  tools::PerplexityOptions o{size_t(ctx), size_t(stride), size_t(batch), size_t(chunks)};
+  tools::PerplexityOptions o{size_t(ctx), size_t(stride), size_t(batch), size_t(chunks),
+                             method == "llama" ? tools::PerplexityMethod::kLlamaCpp : tools::PerplexityMethod::kStrided};
+  std::optional<tools::PerplexityBaseWriter> saved;
+  if (!save_base.empty()) {
+    const size_t n_chunks = ids.size() < size_t(ctx) ? 0 : tools::PerplexityWindows(ids.size(), o).size();
+    if (n_chunks == 0)
+      throw Error(Str("--save-base: the text has ", ids.size(), " tokens, less than one chunk of --ctx ", ctx));
+    const size_t V = size_t(lm->config.vocab_size);
+    std::fprintf(stderr, "%s: %zu chunks x %zu scored tokens x %zu log-probabilities in 16 bits = %s\n",
+                 save_base.c_str(), n_chunks, tools::PerplexityChunkRows(size_t(ctx)), V,
+                 tools::Bytes(double(tools::PerplexityBaseBytes(size_t(ctx), V, n_chunks))).c_str());
+    saved.emplace(save_base, size_t(ctx), V, n_chunks, ids.data());
+  }
   std::optional<tools::ProgressBar> bar;  // made at the first window, when the number of windows is known
   const auto start = std::chrono::steady_clock::now();
   const tools::PerplexityResult r = tools::Perplexity(
-      *lm, ids, o, kl_base.empty() ? nullptr : &base, save_base.empty() ? nullptr : &saved,
+      *lm, ids, o, base ? &*base : nullptr, saved ? &*saved : nullptr,
       [&](size_t done, size_t total, const tools::PerplexityResult& so_far) {
         if (!bar) bar.emplace("ppl", total);
         bar->update(done, Str("ppl ", so_far.scored ? so_far.ppl() : 0.0));
       });
   if (bar) bar->finish();
-  if (!save_base.empty()) tools::WritePerplexityBase(save_base, saved);
-  std::printf("tokens %zu, scored %zu, ctx %ld, stride %zu, %.1f s\n", ids.size(), r.scored, ctx,
-              stride ? size_t(stride) : size_t(ctx) / 2, tools::Seconds(start));
+  if (saved) saved->finish();
+  if (method == "llama")
+    std::printf("tokens %zu, scored %zu, method llama: chunks of %ld, the second half scored, %.1f s\n", ids.size(),
+                r.scored, ctx, tools::Seconds(start));
+  else
+    std::printf("tokens %zu, scored %zu, method strided: ctx %ld, stride %zu, %.1f s\n", ids.size(), r.scored, ctx,
+                stride ? size_t(stride) : size_t(ctx) / 2, tools::Seconds(start));
   if (r.has_base)
     std::printf("base ppl %.6f | KL mean %.6g max %.6g | top-1 agreement %.2f%%\n",
                 std::exp(r.base_nll_sum / double(r.scored)), r.kl_sum / double(r.scored), r.kl_max,
@@ -207,7 +236,7 @@ int main(int argc, char** argv) {
         "  compare  judge another engine's logits / capture points against a golden file\n"
         "  dump     write a model's capture points as a golden file\n"
         "  ppl      perplexity over a text, KL divergence against a base run\n"
-        "run 'gemma4-eval COMMAND --help' for a command's options\n";
+        "run 'gemma4-eval COMMAND --help' for a command's options; 'gemma4-eval --version' for the version\n";
     const std::string command = argc > 1 ? argv[1] : "";
     if (command == "golden") return Golden(argc, argv);
     if (command == "compare") return Compare(argc, argv);
@@ -215,6 +244,10 @@ int main(int argc, char** argv) {
     if (command == "ppl") return Ppl(argc, argv);
     if (command == "-h" || command == "--help") {
       std::fputs(usage.c_str(), stdout);
+      return 0;
+    }
+    if (command == "--version") {
+      std::printf("%s\n", tools::ArgParser::Version("gemma4-eval").c_str());
       return 0;
     }
     throw Error(command.empty() ? "no command given (golden, compare, dump, ppl)"

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,9 +42,9 @@ int main(int argc, char** argv) {
     long seed = 1234, threads = 0;
     bool quiet = false;
     tools::ArgParser args("gemma4-quantize",
-                          "Write a Gemma 4 model as a llama.cpp GGUF.\n"
-                          "usage: gemma4-quantize INPUT OUTPUT.gguf [--type T]\n"
-                          "       gemma4-quantize --random PRESET [--seed S] OUTPUT.gguf [--type T]");
+                          "       gemma4-quantize --random PRESET [--seed S] OUTPUT.gguf [--type T]\n"
+                          "Write a Gemma 4 model as a llama.cpp GGUF.",
+                          "INPUT OUTPUT.gguf [--type T]");
     args.option("--type", "TYPE", &type_name, "f32, f16 (default), bf16, q8_0, q4_0")
         .option("--random", "PRESET", &random, "random weights in a released shape: e2b, e4b, 26b-a4b, 31b")
         .option("--seed", "S", &seed, "--random: seed (default 1234)")
@@ -79,17 +80,14 @@ int main(int argc, char** argv) {
     }
 
     const auto t0 = std::chrono::steady_clock::now();
-    size_t last_width = size_t(-1);
+    std::optional<tools::ProgressBar> bar;  // the shared bar: drawn only on a terminal, so logs stay clean
     auto progress = [&](size_t done, size_t total) {
       if (quiet) return;
-      const size_t width = 40 * done / total;
-      if (width == last_width && done != total) return;
-      last_width = width;
-      std::fprintf(stderr, "\r[%s%s] %zu/%zu tensors, %.0f s", std::string(width, '#').c_str(),
-                   std::string(40 - width, ' ').c_str(), done, total, tools::Seconds(t0));
-      if (done == total) std::fputc('\n', stderr);
+      if (!bar) bar.emplace("writing " + out, total);
+      bar->update(done, Str(done, "/", total, " tensors"));
     };
     const std::string tokenizer = WriteGemma4Gguf(config, source, std::move(sources), dir, out, conv, progress);
+    if (bar) bar->finish();
     std::printf("%s\n", tokenizer.c_str());
     for (const auto& [category, chosen] : conv.report)
       std::printf("%-40s %4zu tensors  %s\n", category.c_str(), chosen.first, chosen.second.c_str());

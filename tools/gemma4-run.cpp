@@ -4,14 +4,20 @@
 //   gemma4-run -m DIR -i --system "Be brief." --think  chat with history; Ctrl-C stops a reply
 //   gemma4-run -m DIR --raw -f prompt.txt -n 64        no template: <bos> + the text
 //   gemma4-run --tokenizer tokenizer.json --tokenize -p "Hello"   ids, like llama-tokenize
-//   gemma4-run --prompt-ids 2,105,2364,107 -n 8        ids in, ids out (no tokenizer needed)
+//   gemma4-run --prompt-ids 2,71,68,408 -n 8           ids in, ids out (no tokenizer needed)
 //
 // With no -m it runs the embedded tiny random-weight model (golden/e2b_like, no tokenizer): the ids it
 // prints mean nothing, but every part of the decoder runs.
+//
+// Sampling follows the checkpoint's generation_config.json, as transformers' generate() does (Gemma 4 ships
+// do_sample with temperature 1, top-k 64, top-p 0.95, and its stop ids); each flag overrides its one value,
+// --temp 0 is greedy, and a model without that file (the embedded one, a GGUF) decodes greedily. The
+// effective sampler and its seed are printed, a clock seed too, so any run can be repeated with --seed.
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -42,6 +48,61 @@ void PrintIds(const std::vector<int32_t>& ids) {
   std::printf("%s\n", line.c_str());
 }
 
+// generation_config.json's sampling (HF GenerationConfig: do_sample defaults to false, i.e. greedy).
+struct GenerationConfig {
+  std::string source;  // "" when there is none
+  bool do_sample = false;
+  double temperature = 1.0, top_p = 1.0;
+  long top_k = 0;
+  std::vector<int32_t> eos_token_id;
+};
+
+GenerationConfig ReadGenerationConfig(const std::string& model_path) {
+  GenerationConfig g;
+  const std::string path = model_path + "/generation_config.json";
+  if (model_path.empty() || !IsDirectory(model_path) || !IsFile(path)) return g;
+  const nlohmann::json j = ReadJsonFile(path);
+  g.source = path;
+  try {
+    g.do_sample = j.value("do_sample", false);
+    if (j.contains("temperature") && !j["temperature"].is_null()) g.temperature = j["temperature"].get<double>();
+    if (j.contains("top_p") && !j["top_p"].is_null()) g.top_p = j["top_p"].get<double>();
+    if (j.contains("top_k") && !j["top_k"].is_null()) g.top_k = j["top_k"].get<long>();
+    if (j.contains("eos_token_id")) {
+      const nlohmann::json& e = j["eos_token_id"];
+      if (e.is_number_integer()) g.eos_token_id.push_back(e.get<int32_t>());
+      else if (e.is_array())
+        for (const auto& x : e) g.eos_token_id.push_back(x.get<int32_t>());
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Str(path, ": ", e.what()));
+  }
+  return g;
+}
+
+// "temp 1, top-k 64, top-p 0.95 | seed 1765036800 (from the clock)" or "greedy".
+std::string DescribeSampler(const SamplingParams& sp, const std::string& origin, bool clock_seed) {
+  if (sp.temperature == 0) return "greedy (" + origin + ")";
+  std::string d = Str("temp ", sp.temperature);
+  if (sp.top_k > 0) d += Str(", top-k ", sp.top_k);
+  if (sp.top_p < 1) d += Str(", top-p ", sp.top_p);
+  if (sp.min_p > 0) d += Str(", min-p ", sp.min_p);
+  if (sp.repeat_penalty != 1) d += Str(", repeat-penalty ", sp.repeat_penalty);
+  return d + " (" + origin + ") | seed " + std::to_string(sp.seed) +
+         (clock_seed ? " (from the clock; --seed " + std::to_string(sp.seed) + " repeats this run)" : "");
+}
+
+// --verbose-prompt: the ids fed and their pieces, one per line, on stderr (as llama.cpp prints them).
+void PrintPrompt(const std::vector<int32_t>& ids, const Tokenizer* tok) {
+  std::fprintf(stderr, "prompt: %s\n", tools::Count(ids.size(), "token").c_str());
+  for (int32_t id : ids) {
+    std::string piece = tok && size_t(id) < tok->size() ? tok->piece(id) : "";
+    std::string shown;
+    for (char c : piece) shown += c == '\n' ? "\\n" : std::string(1, c);
+    std::fprintf(stderr, "%8d -> '%s'\n", id, shown.c_str());
+  }
+}
+
 // --tokenize: ids of -p/-f text, or one line of ids per JSON string of a --tokenize-jsonl file.
 int Tokenize(const Tokenizer& tok, const std::string& text, bool have_text, const std::string& jsonl) {
   if (jsonl.empty()) {
@@ -69,11 +130,12 @@ int Tokenize(const Tokenizer& tok, const std::string& text, bool have_text, cons
 
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-run", [&] {
-    std::string model_path, prompt, prompt_file, prompt_ids, tokenizer_path, system, jsonl, simd, chat_template = "auto",
-        draft_path;
-    long n_predict = -2, threads = 0, ctx_size = 0, batch = 256, top_k = 0, seed = -1, draft_max = 3;
-    double temp = 0.0, top_p = 1.0, min_p = 0.0, repeat_penalty = 1.0;
-    bool think = false, interactive = false, print_ids = false, tokenize = false, raw = false;
+    std::string model_path, prompt, prompt_file, tokenizer_path, system, jsonl, simd, chat_template = "auto", draft_path;
+    std::optional<std::string> prompt_ids;
+    // temp, top-k and top-p start unset (NaN, -1): generation_config.json fills what no flag gives
+    long n_predict = -2, threads = 0, ctx_size = 0, batch = 256, top_k = -1, seed = -1, draft_max = 3;
+    double temp = NAN, top_p = NAN, min_p = 0.0, repeat_penalty = 1.0;
+    bool think = false, interactive = false, print_ids = false, tokenize = false, raw = false, verbose_prompt = false;
     tools::ArgParser args("gemma4-run", "Generate from a Gemma 4 model, chat with it, or tokenize text.");
     args.option("-m, --model", "PATH", &model_path, "model: Hugging Face directory or .gguf file (default: the embedded tiny model)")
         .option("-p, --prompt", "TEXT", &prompt, "prompt text (the user turn of the chat template unless --raw)")
@@ -83,9 +145,9 @@ int main(int argc, char** argv) {
         .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
         .option("-c, --ctx-size", "N", &ctx_size, "context length (default: the model's max_position_embeddings)")
         .option("-b, --batch-size", "N", &batch, "prompt tokens per forward step (default 256)")
-        .option("--temp", "T", &temp, "temperature (default 0 = greedy)")
-        .option("--top-k", "K", &top_k, "keep the K most likely tokens (default 0 = off)")
-        .option("--top-p", "P", &top_p, "keep the most likely tokens up to probability P (default 1 = off)")
+        .option("--temp", "T", &temp, "temperature, 0 = greedy (default: generation_config.json's, else 0)")
+        .option("--top-k", "K", &top_k, "keep the K most likely tokens, 0 = off (default: generation_config.json's, else 0)")
+        .option("--top-p", "P", &top_p, "keep the most likely tokens up to probability P, 1 = off (default: as --top-k)")
         .option("--min-p", "P", &min_p, "drop tokens below P x the top probability (default 0 = off)")
         .option("--repeat-penalty", "R", &repeat_penalty, "penalize the last 64 tokens (default 1 = off)")
         .option("--seed", "S", &seed, "random seed for sampling (default -1 = from the clock)")
@@ -95,6 +157,7 @@ int main(int argc, char** argv) {
         .option("--chat-template", "NAME", &chat_template, "auto, gemma4 (E2B/E4B) or gemma4-empty-thought (26B/31B) (default auto)")
         .flag("--raw", &raw, "no chat template: <bos> + the prompt text")
         .flag("--print-ids", &print_ids, "print token ids instead of text")
+        .flag("--verbose-prompt", &verbose_prompt, "print the prompt's ids and pieces (after the chat template) first")
         .flag("--tokenize", &tokenize, "print the ids of -p/-f (or of each --tokenize-jsonl string) and exit")
         .option("--tokenize-jsonl", "FILE", &jsonl, "with --tokenize: one JSON string per line, one line of ids each")
         .option("--tokenizer", "PATH", &tokenizer_path, "tokenizer.json to use (default: the model directory's)")
@@ -104,7 +167,8 @@ int main(int argc, char** argv) {
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-run --help)");
     const bool have_text = !prompt.empty() || !prompt_file.empty();
     if (!prompt.empty() && !prompt_file.empty()) throw Error("give the prompt with -p or -f, not both");
-    if (have_text && !prompt_ids.empty()) throw Error("give the prompt as text (-p/-f) or as --prompt-ids, not both");
+    if (have_text && prompt_ids) throw Error("give the prompt as text (-p/-f) or as --prompt-ids, not both");
+    if (prompt_ids && prompt_ids->empty()) throw Error("--prompt-ids: no token ids given (leave the flag out for the built-in prompt)");
     if (!prompt_file.empty()) prompt = ReadTextFile(prompt_file);
     if (n_predict < -2 || ctx_size < 0 || batch < 1) throw Error("-n must be >= -1, -c >= 0 and -b >= 1");
     if (chat_template != "auto" && chat_template != "gemma4" && chat_template != "gemma4-empty-thought")
@@ -117,19 +181,24 @@ int main(int argc, char** argv) {
       return Tokenize(*tok, prompt, have_text, jsonl);
     }
 
+    if (interactive && prompt_ids) throw Error("-i chats in text: use -p for the first turn, not --prompt-ids");
     tools::ConfigureOps(threads, simd);
     const auto t_load = std::chrono::steady_clock::now();
-    auto lm = tools::LoadModel(model_path);
-    auto tok = tools::LoadTokenizerFor(model_path, tokenizer_path);
-    double load_s = tools::Seconds(t_load);
     const std::string model_name = model_path.empty() ? tools::kEmbeddedModelName : model_path;
+    // The tokenizer first, and checked against the model's config before the weights load (seconds, GBs).
+    auto tok = tools::LoadTokenizerFor(model_path, tokenizer_path);
     if ((have_text || interactive) && !tok)
       throw Error(Str(model_name, " has no tokenizer.json, so text prompts cannot be encoded: pass --tokenizer PATH, "
                       "or give the prompt as --prompt-ids"));
-    if (tok && tok->size() > size_t(lm->config.vocab_size))
-      throw Error(Str(tok->spec().source, ": the tokenizer has ", tok->size(), " ids but the model's vocab_size is ",
-                      lm->config.vocab_size));
-    if (interactive && !prompt_ids.empty()) throw Error("-i chats in text: use -p for the first turn, not --prompt-ids");
+    if (tok) {
+      const int64_t vocab_size = tools::ReadModelConfig(model_path).vocab_size;
+      if (tok->size() > size_t(vocab_size))
+        throw Error(Str(tok->spec().source, ": the tokenizer has ", tok->size(), " ids but the model's vocab_size is ",
+                        vocab_size));
+      if (!raw && (have_text || interactive)) tools::WarnIfNoTurnTokens(*tok);
+    }
+    auto lm = tools::LoadModel(model_path);
+    double load_s = tools::Seconds(t_load);
 
     ChatFormat chat = tools::ChatFormatFor(model_path, &lm->config);
     if (chat_template != "auto") chat.empty_thought_channel = chat_template == "gemma4-empty-thought";
@@ -138,9 +207,9 @@ int main(int argc, char** argv) {
 
     // The first prompt's ids.
     std::vector<int32_t> ids;
-    const bool text_out = tok && !print_ids && prompt_ids.empty();
+    const bool text_out = tok && !print_ids && !prompt_ids;
     if (!have_text && !interactive) {
-      ids = tools::ParseIdList("--prompt-ids", prompt_ids.empty() ? kDefaultPromptIds : prompt_ids);
+      ids = tools::ParseIdList("--prompt-ids", prompt_ids ? *prompt_ids : kDefaultPromptIds);
       if (n_predict == -2) n_predict = 16;
     } else if (have_text && raw) {
       ids = tok->encode(prompt);
@@ -150,14 +219,23 @@ int main(int argc, char** argv) {
     }
     if (n_predict == -2) n_predict = -1;
 
+    // Sampling: flags, else generation_config.json (when it samples), else greedy.
+    const GenerationConfig gen = ReadGenerationConfig(model_path);
+    const bool from_file = !gen.source.empty() && gen.do_sample;
     SamplingParams sp;
-    sp.temperature = temp;
-    sp.top_k = top_k;
-    sp.top_p = top_p;
+    sp.temperature = !std::isnan(temp) ? temp : from_file ? gen.temperature : 0.0;
+    sp.top_k = top_k >= 0 ? top_k : !gen.source.empty() ? gen.top_k : 0;
+    sp.top_p = !std::isnan(top_p) ? top_p : !gen.source.empty() ? gen.top_p : 1.0;
+    if (top_k < -1) sp.top_k = top_k;  // (refused by the sampler's check)
     sp.min_p = min_p;
     sp.repeat_penalty = repeat_penalty;
     sp.seed = seed < 0 ? uint64_t(std::time(nullptr)) : uint64_t(seed);
     Sampler sampler(sp);
+    const bool flags_given = !std::isnan(temp) || top_k >= 0 || !std::isnan(top_p);
+    const std::string origin = gen.source.empty() ? (std::isnan(temp) ? "no generation_config.json; --temp T samples" : "flags")
+                               : !flags_given ? Str(gen.source, gen.do_sample ? "" : ": do_sample false")
+                                              : Str("flags over ", gen.source);
+    const std::string sampler_line = "sampling: " + DescribeSampler(sp, origin, seed < 0);
     // --draft: the same loop through speculative decoding (gemma4/speculative.h); the verify batch of
     // draft_max + 1 positions and the drafter's W + 1 window need max_tokens >= draft_max + 2.
     if (draft_max < 1) throw Error("--draft-max must be >= 1");
@@ -178,18 +256,25 @@ int main(int argc, char** argv) {
     options.max_new_tokens = n_predict;
     options.stop_ids = tok ? ChatStopIds(*tok, lm->config.eos_token_id)
                            : std::vector<int32_t>(lm->config.eos_token_id.begin(), lm->config.eos_token_id.end());
+    for (int32_t e : gen.eos_token_id)  // generation_config.json's stop ids too
+      if (std::find(options.stop_ids.begin(), options.stop_ids.end(), e) == options.stop_ids.end()) options.stop_ids.push_back(e);
     options.interrupt = &tools::g_interrupt;
+    std::vector<int32_t> held;  // the ids the session holds, to rebuild it after an interrupted prompt
+    options.session_ids = &held;
     tools::InstallInterruptHandler();
 
     std::vector<int32_t> history;
     auto run_turn = [&](const std::vector<int32_t>& turn_ids) {
       session.check_room(turn_ids.size() + (n_predict > 0 ? size_t(n_predict) : 0));
+      if (verbose_prompt) PrintPrompt(turn_ids, tok.get());
+      std::vector<int32_t> emitted;
       std::optional<Tokenizer::DecodeStream> stream;
       if (text_out) stream.emplace(*tok, /*skip_special=*/true);
       bool first_id = true;
       tools::g_interrupt = 0;
       tools::g_generating = 1;
       const GenerateResult r = generate(session, sampler, history, turn_ids, options, [&](int32_t id) {
+        emitted.push_back(id);
         if (text_out) {  // (an id past the tokenizer's pieces, which a random model can emit, prints nothing)
           if (size_t(id) < tok->size()) std::fputs(stream->text(id).c_str(), stdout);
         } else {
@@ -200,15 +285,22 @@ int main(int argc, char** argv) {
         return true;
       });
       tools::g_generating = 0;
+      if (r.prompt_fed == r.prompt_tokens) {  // the session holds the prompt and every emitted id but the last sampled
+        held.insert(held.end(), turn_ids.begin(), turn_ids.end());
+        held.insert(held.end(), emitted.begin(), emitted.end() - (r.stop_id < 0 && !emitted.empty() ? 1 : 0));
+      }
       if (text_out) std::fputs(stream->flush().c_str(), stdout);
       std::printf("\n");
       std::fflush(stdout);
-      std::fprintf(stderr,
-                   "%smodel %s | SIMD %s, %zu threads | load %.2f s | prompt %zu tokens, %.1f tok/s | "
-                   "generated %zu tokens, %.1f tok/s\n",
+      const std::string prompt_part =
+          r.prompt_fed == r.prompt_tokens
+              ? Str("prompt ", tools::Count(r.prompt_tokens, "token"))
+              : Str("prompt stopped after ", r.prompt_fed, " of ", tools::Count(r.prompt_tokens, "token"), " (dropped)");
+      std::fprintf(stderr, "%smodel %s | SIMD %s, %zu threads | load %.2f s | %s, %.1f tok/s | generated %s, %.1f tok/s\n",
                    r.interrupted ? "[interrupted] " : "", model_name.c_str(), ops::TargetName(),
-                   ops::Pool().NumThreads(), load_s, r.prompt_tokens, double(r.prompt_tokens) / r.prompt_seconds,
-                   r.generated, r.generated ? double(r.generated) / r.generate_seconds : 0.0);
+                   ops::Pool().NumThreads(), load_s, prompt_part.c_str(),
+                   r.prompt_seconds > 0 ? double(r.prompt_fed) / r.prompt_seconds : 0.0,
+                   tools::Count(r.generated, "token").c_str(), r.generated ? double(r.generated) / r.generate_seconds : 0.0);
       if (drafter)
         std::fprintf(stderr,
                      "speculative: draft-max %ld | drafted %zu, accepted %zu (acceptance %.1f%%) | %zu target forwards, "
@@ -220,15 +312,20 @@ int main(int argc, char** argv) {
 
     if (!interactive) {
       const GenerateResult r = run_turn(ids);
+      std::fprintf(stderr, "%s\n", sampler_line.c_str());
       return r.interrupted ? 130 : 0;
     }
 
-    // Chat: each user line is a turn; the KV cache keeps the conversation.
+    // Chat: each user line is a turn; the KV cache keeps the conversation. A turn whose prompt Ctrl-C stopped
+    // is dropped (the session is as before it), so the conversation goes on from the turn before.
+    std::fprintf(stderr, "chat with %s | context %zu tokens | Ctrl-C stops a reply; Ctrl-D, or Ctrl-C at the prompt, ends\n%s\n",
+                 model_name.c_str(), session.max_context, sampler_line.c_str());
     GenerateResult last;
     bool first = true;
     if (!ids.empty()) {
       last = run_turn(ids);
-      first = false;
+      if (last.prompt_fed == last.prompt_tokens) first = false;
+      else first_turn.pop_back();  // the user turn of -p/-f was dropped
     }
     std::string line;
     for (;;) {
@@ -237,6 +334,7 @@ int main(int argc, char** argv) {
       if (!std::getline(std::cin, line)) break;
       if (ChatTrim(line).empty()) continue;
       std::vector<int32_t> turn;
+      const bool was_first = first;
       if (first) {
         first_turn.push_back({"user", line});
         turn = tok->encode(chat.render(first_turn, true, think), false);
@@ -249,7 +347,13 @@ int main(int argc, char** argv) {
         const std::vector<int32_t> more = tok->encode(chat.next_turn(line, closed, think), false);
         turn.insert(turn.end(), more.begin(), more.end());
       }
-      last = run_turn(turn);
+      const GenerateResult r = run_turn(turn);
+      if (r.prompt_fed == r.prompt_tokens) {
+        last = r;
+      } else if (was_first) {  // dropped: the next line starts the conversation again
+        first_turn.pop_back();
+        first = true;
+      }
     }
     std::printf("\n");
     return 0;

@@ -13,12 +13,14 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "gemma4/gemma4.h"
+#include "tools/progress.h"
 
 namespace gemma4::tools {
 
@@ -40,6 +42,7 @@ struct RandomFiller {
   DType dtype;
   uint64_t seed;
   std::string prefix;
+  std::function<void(size_t)> made = {};  // called with each weight's element count once it is filled
 
   Tensor& make(const std::string& name, const std::vector<int64_t>& shape, DType t) {
     // A block type (Q8_0, Q4_0) stores each last-dimension row as whole blocks.
@@ -63,6 +66,13 @@ struct RandomFiller {
     const size_t n = size_t(t.numel());
     uint8_t* out = const_cast<uint8_t*>(t.bytes());
     const auto value = [&](size_t i) { return RandomWeight(base, i); };
+    struct Done {  // reports the weight when filled, on every path out
+      const std::function<void(size_t)>& f;
+      size_t n;
+      ~Done() {
+        if (f) f(n);
+      }
+    } done{made, n};
     if (ops::IsBlockType(dtype)) {  // quantize row by row with llama.cpp's reference quantizer
       const size_t K = size_t(w.shape.back()), row_bytes = ops::RowBytes(dtype, K);
       ops::ParallelRanges(n / K, std::max<size_t>(1, (1 << 16) / K), 1, [&](size_t begin, size_t end) {
@@ -94,7 +104,7 @@ struct RandomFiller {
 
   template <class Module>
   void operator()(const std::string& name, Module& module) {
-    RandomFiller child{checkpoint, dtype, seed, prefix + name + "."};
+    RandomFiller child{checkpoint, dtype, seed, prefix + name + ".", made};
     module.visit(child);
   }
 };
@@ -102,16 +112,52 @@ struct RandomFiller {
 // A checkpoint for a text config (HF config.json form, e.g. Gemma4PresetConfig("e2b")), random weights
 // of `dtype` (F32, BF16, F16, or Q8_0 / Q4_0 quantized by llama.cpp's reference quantizer), text-only layout
 // (tensor prefix "model."). Norms, scalars and router scales stay F32.
-inline Checkpoint RandomCheckpoint(const nlohmann::json& config_json, DType dtype, uint64_t seed) {
+inline std::vector<SourceTensor> RandomSources(const nlohmann::json& config_json, uint64_t seed);
+
+// `progress`: a bar on a terminal while the weights are made (a real-shape model takes a minute or two).
+inline Checkpoint RandomCheckpoint(const nlohmann::json& config_json, DType dtype, uint64_t seed,
+                                   const std::string& progress = "") {
   Checkpoint ckpt;
   ckpt.path = "<random>";
   ckpt.config = config_json;
   const Gemma4TextConfig config = ParseGemma4TextConfig(config_json, "<random config>");
   Gemma4ForCausalLM shape(config);  // unbound: only its visit() tree is used
   RandomFiller filler{ckpt, dtype, seed, ""};
+  std::optional<ProgressBar> bar;
+  size_t done = 0;
+  if (!progress.empty()) {
+    size_t total = 0;
+    for (const SourceTensor& s : RandomSources(config_json, seed)) total += size_t(NumElements(s.shape));
+    bar.emplace(progress, total);
+    filler.made = [&](size_t n) { bar->update(done += n); };
+  }
   filler("model", shape.model);
   if (!config.tie_word_embeddings) filler("lm_head", shape.lm_head);
   return ckpt;
+}
+
+// A preset cut to its first `layers` layers (gemma4-bench --layers): the last kept layer becomes full
+// attention (every model ends on one), and num_kv_shared_layers shrinks until every KV-shared layer has an
+// earlier layer of its type with its own K/V (the rule ParseGemma4TextConfig checks), at most half the layers.
+inline nlohmann::json TruncateLayers(nlohmann::json config, long layers) {
+  auto& types = config.at("layer_types");
+  if (layers < 1 || layers > long(types.size()))
+    throw Error(Str("--layers: ", layers, " is not between 1 and the model's ", types.size(), " layers"));
+  types.erase(types.begin() + layers, types.end());
+  types.back() = "full_attention";
+  config["num_hidden_layers"] = layers;
+  long shared = std::min<long>(config.value("num_kv_shared_layers", 0L), layers / 2);
+  auto valid = [&](long k) {  // every type among the last k layers also appears before them
+    for (long i = layers - k; i < layers; ++i) {
+      bool found = false;
+      for (long j = 0; j < layers - k && !found; ++j) found = types[size_t(j)] == types[size_t(i)];
+      if (!found) return false;
+    }
+    return true;
+  };
+  while (shared > 0 && !valid(shared)) --shared;
+  config["num_kv_shared_layers"] = shared;
+  return config;
 }
 
 // A random MTP drafter for a "gemma4_assistant" config.json (text_config, backbone_hidden_size, …), as
