@@ -35,7 +35,7 @@
 #include "gemma4/cache.h"
 #include "gemma4/capture.h"
 #include "gemma4/causal_lm.h"
-#include "gemma4/checkpoint.h"
+#include "gemma4/io/checkpoint.h"
 #include "gemma4/config.h"
 #include "gemma4/error.h"
 #include "gemma4/linear.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "gemma4/checkpoint.h"
+#include "gemma4/io/checkpoint.h"
 #include "gemma4/error.h"
 #include "gemma4/tensor.h"
 #include "ops/ops.h"

@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gemma4/chat.h"
-#include "gemma4/mapped_file.h"
+#include "gemma4/text/chat.h"
+#include "gemma4/io/mapped_file.h"
 
 int main(int argc, char** argv) {
   if (argc != 3) {

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gemma4/tokenizer_gguf.h"
+#include "gemma4/text/tokenizer_gguf.h"
 
 namespace {
 

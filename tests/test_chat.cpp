@@ -1,12 +1,12 @@
 // The Gemma 4 chat format, each template variant against strings written out from the format (see
-// gemma4/chat.h; the thinking and 26B expectations are the ones in transformers' own Gemma 4 tests).
+// gemma4/text/chat.h; the thinking and 26B expectations are the ones in transformers' own Gemma 4 tests).
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
-#include "gemma4/chat.h"
-#include "gemma4/tokenizer_json.h"
+#include "gemma4/text/chat.h"
+#include "gemma4/text/tokenizer_json.h"
 
 using gemma4::ChatFormat;
 using gemma4::ChatMessage;

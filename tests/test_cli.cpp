@@ -14,7 +14,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "gemma4/safetensors.h"
+#include "gemma4/io/safetensors.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // The sampler: HF's processor order and semantics, reproducible draws, and draws that follow the
 // distribution it reports (the property speculative decoding's rejection rule relies on).
-#include "gemma4/sampler.h"
+#include "gemma4/generate/sampler.h"
 
 #include <cmath>
 #include <vector>

@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "gemma4/tokenizer_json.h"
-#include "gemma4/utf8.h"
+#include "gemma4/text/tokenizer_json.h"
+#include "gemma4/text/utf8.h"
 
 using gemma4::Tokenizer;
 using nlohmann::json;

@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gemma4/tokenizer_json.h"
+#include "gemma4/text/tokenizer_json.h"
 
 namespace {
 

@@ -14,10 +14,10 @@
 #include <memory>
 #include <string>
 
-#include "gemma4/chat.h"
+#include "gemma4/text/chat.h"
 #include "gemma4/gemma4.h"
-#include "gemma4/tokenizer_gguf.h"
-#include "gemma4/tokenizer_json.h"
+#include "gemma4/text/tokenizer_gguf.h"
+#include "gemma4/text/tokenizer_json.h"
 #include "tools/progress.h"
 
 // tools/embedded_model.cpp, generated at build time from golden/e2b_like.

@@ -29,10 +29,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gemma4/chat.h"
-#include "gemma4/generation.h"
-#include "gemma4/sampler.h"
-#include "gemma4/tokenizer.h"
+#include "gemma4/text/chat.h"
+#include "gemma4/generate/generation.h"
+#include "gemma4/generate/sampler.h"
+#include "gemma4/text/tokenizer.h"
 #include "tools/args.h"
 #include "tools/common.h"
 
@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
                                : !flags_given ? Str(gen.source, gen.do_sample ? "" : ": do_sample false")
                                               : Str("flags over ", gen.source);
     const std::string sampler_line = "sampling: " + DescribeSampler(sp, origin, seed < 0);
-    // --draft: the same loop through speculative decoding (gemma4/speculative.h); the verify batch of
+    // --draft: the same loop through speculative decoding (gemma4/generate/speculative.h); the verify batch of
     // draft_max + 1 positions and the drafter's W + 1 window need max_tokens >= draft_max + 2.
     if (draft_max < 1) throw Error("--draft-max must be >= 1");
     std::unique_ptr<Gemma4AssistantForCausalLM> assistant;

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "gemma4/gguf.h"
-#include "gemma4/gguf_checkpoint.h"
+#include "gemma4/io/gguf.h"
+#include "gemma4/io/gguf_checkpoint.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace gemma4;

@@ -21,7 +21,7 @@
 #include "llama.h"
 #include "speculative.h"
 
-#include "gemma4/safetensors.h"
+#include "gemma4/io/safetensors.h"
 
 namespace {
 

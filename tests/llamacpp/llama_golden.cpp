@@ -18,7 +18,7 @@
 
 #include "llama.h"
 
-#include "gemma4/safetensors.h"
+#include "gemma4/io/safetensors.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ChatFormat (gemma4/chat.h) against the real Gemma 4 chat templates from llama.cpp's source
+# ChatFormat (gemma4/text/chat.h) against the real Gemma 4 chat templates from llama.cpp's source
 # (models/templates/google-gemma-4-31B-it.jinja and -interleaved), rendered by Python jinja2 as transformers'
 # apply_chat_template renders them, over tests/real_gemma4/conversations.json (system turn, thinking on/off,
 # several turns, earlier replies with a thought channel, whitespace to trim, ...): every rendering identical,

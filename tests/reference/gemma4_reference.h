@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gemma4/checkpoint.h"
+#include "gemma4/io/checkpoint.h"
 #include "ops/scalar.h"
 
 namespace gemma4::reference {

@@ -1,4 +1,4 @@
-// gemma4/chat.h — the Gemma 4 chat format: turns, the system turn, thinking on/off, stop tokens.
+// gemma4/text/chat.h — the Gemma 4 chat format: turns, the system turn, thinking on/off, stop tokens.
 //
 // HF: the chat_template.jinja shipped with the -it checkpoints, written out (checked against the real
 // google-gemma-4-31B-it.jinja and its -interleaved variant, rendered by Python jinja2, in
@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include "gemma4/tokenizer.h"
-#include "gemma4/utf8.h"
+#include "gemma4/text/tokenizer.h"
+#include "gemma4/text/utf8.h"
 
 namespace gemma4 {
 

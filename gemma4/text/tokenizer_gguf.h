@@ -1,13 +1,13 @@
-// gemma4/tokenizer_gguf.h — reads a GGUF's tokenizer.ggml.* metadata into a TokenizerSpec (a model GGUF or a
+// gemma4/text/tokenizer_gguf.h — reads a GGUF's tokenizer.ggml.* metadata into a TokenizerSpec (a model GGUF or a
 // vocab-only one such as llama.cpp's models/ggml-vocab-gemma-4.gguf). The pipeline itself is
-// TokenizerSpecFromVocabulary's (gemma4/tokenizer.h); this header only carries the metadata across.
+// TokenizerSpecFromVocabulary's (gemma4/text/tokenizer.h); this header only carries the metadata across.
 #ifndef GEMMA4_TOKENIZER_GGUF_H_
 #define GEMMA4_TOKENIZER_GGUF_H_
 
 #include <string>
 
-#include "gemma4/gguf.h"
-#include "gemma4/tokenizer.h"
+#include "gemma4/io/gguf.h"
+#include "gemma4/text/tokenizer.h"
 
 namespace gemma4 {
 

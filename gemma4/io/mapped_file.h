@@ -1,4 +1,4 @@
-// gemma4/mapped_file.h — a read-only memory map of a whole file (POSIX mmap), and ReadTextFile for small ones.
+// gemma4/io/mapped_file.h — a read-only memory map of a whole file (POSIX mmap), and ReadTextFile for small ones.
 //
 // Checkpoints are mapped, never read whole: the OS pages in only the bytes a forward pass touches
 // (for E2B's 4.7 GB per-layer-embedding table, only the rows of the tokens seen).

@@ -1,4 +1,4 @@
-// gemma4/gguf_checkpoint.h — llama.cpp's `gemma4` / `gemma4-assistant` GGUF files as a Checkpoint (HF
+// gemma4/io/gguf_checkpoint.h — llama.cpp's `gemma4` / `gemma4-assistant` GGUF files as a Checkpoint (HF
 // tensor names and shapes, an HF-form config), and a Checkpoint written back as such a GGUF.
 //
 // The layout is shared/GGUF_GEMMA4.md's (llama.cpp de3ff815, conversion/gemma.py): tensors are renamed
@@ -27,10 +27,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gemma4/checkpoint.h"
+#include "gemma4/io/checkpoint.h"
 #include "gemma4/config.h"
 #include "gemma4/error.h"
-#include "gemma4/gguf.h"
+#include "gemma4/io/gguf.h"
 #include "gemma4/tensor.h"
 #include "ops/dtype.h"
 #include "ops/quant_scalar.h"

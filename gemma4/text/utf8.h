@@ -1,4 +1,4 @@
-// gemma4/utf8.h — UTF-8 as the tokenizer and the terminal need it: where a valid character starts and
+// gemma4/text/utf8.h — UTF-8 as the tokenizer and the terminal need it: where a valid character starts and
 // ends, and a stream that never hands out half a character.
 //
 // Valid means Unicode's Table 3-7 (well-formed byte sequences): no overlong forms, no surrogates

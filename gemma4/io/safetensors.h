@@ -1,4 +1,4 @@
-// gemma4/safetensors.h — reading and writing the safetensors format, with every offset checked.
+// gemma4/io/safetensors.h — reading and writing the safetensors format, with every offset checked.
 //
 // Format: 8-byte little-endian header length N, N bytes of JSON
 //   {"__metadata__": {str: str}, "<name>": {"dtype": "BF16", "shape": [..], "data_offsets": [begin, end]}, ...}
@@ -22,7 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gemma4/error.h"
-#include "gemma4/mapped_file.h"
+#include "gemma4/io/mapped_file.h"
 #include "gemma4/tensor.h"
 
 namespace gemma4 {

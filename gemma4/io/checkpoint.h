@@ -1,4 +1,4 @@
-// gemma4/checkpoint.h — the one loader interface: a checkpoint is a config (HF config.json form) plus a
+// gemma4/io/checkpoint.h — the one loader interface: a checkpoint is a config (HF config.json form) plus a
 // name → Tensor map of memory-mapped weights. Hugging Face directories (single or sharded safetensors)
 // load here; any other format must produce the same structure, with HF tensor names, so every block
 // binds its weights the same way whatever the file.
@@ -17,8 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gemma4/error.h"
-#include "gemma4/mapped_file.h"
-#include "gemma4/safetensors.h"
+#include "gemma4/io/mapped_file.h"
+#include "gemma4/io/safetensors.h"
 #include "gemma4/tensor.h"
 
 namespace gemma4 {
@@ -115,7 +115,7 @@ inline Checkpoint LoadCheckpointFromMemory(const std::string& name, const std::s
   return ckpt;
 }
 
-// Defined in gemma4/gguf_checkpoint.h (included at the end of this file).
+// Defined in gemma4/io/gguf_checkpoint.h (included at the end of this file).
 inline Checkpoint LoadGgufCheckpoint(const std::string& path);
 inline bool LooksLikeGguf(const std::string& path);
 
@@ -130,6 +130,6 @@ inline Checkpoint LoadCheckpoint(const std::string& path) {
 
 }  // namespace gemma4
 
-#include "gemma4/gguf_checkpoint.h"  // LoadGgufCheckpoint, declared above
+#include "gemma4/io/gguf_checkpoint.h"  // LoadGgufCheckpoint, declared above
 
 #endif  // GEMMA4_CHECKPOINT_H_

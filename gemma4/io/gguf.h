@@ -1,4 +1,4 @@
-// gemma4/gguf.h — reading and writing GGUF (llama.cpp's model file format), every offset checked.
+// gemma4/io/gguf.h — reading and writing GGUF (llama.cpp's model file format), every offset checked.
 //
 // Layout (little-endian; gguf-py/gguf/constants.py, ggml/include/gguf.h), version 3:
 //   "GGUF" u32 version  u64 n_tensors  u64 n_kv
@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "gemma4/error.h"
-#include "gemma4/mapped_file.h"
+#include "gemma4/io/mapped_file.h"
 
 namespace gemma4 {
 

@@ -1,4 +1,4 @@
-// gemma4/speculative.h — speculative decoding with the MTP drafter: draft k tokens, verify them in one
+// gemma4/generate/speculative.h — speculative decoding with the MTP drafter: draft k tokens, verify them in one
 // target forward, keep the longest acceptable prefix. HF: generate(assistant_model=…) with
 // SinglePositionMultiTokenCandidateGenerator, and _speculative_sampling for temperature > 0.
 //
@@ -38,8 +38,8 @@
 #include "gemma4/cache.h"
 #include "gemma4/causal_lm.h"
 #include "gemma4/error.h"
-#include "gemma4/generation.h"
-#include "gemma4/sampler.h"
+#include "gemma4/generate/generation.h"
+#include "gemma4/generate/sampler.h"
 #include "ops/ops.h"
 
 namespace gemma4 {
@@ -201,7 +201,7 @@ inline SpeculativeStats SpeculativeGenerate(Session& session, DraftSource& draft
   return stats;
 }
 
-// Generate()'s contract (gemma4/generation.h: stop ids, interrupt, max_new_tokens, pending ids, timings) on
+// Generate()'s contract (gemma4/generate/generation.h: stop ids, interrupt, max_new_tokens, pending ids, timings) on
 // top of speculative decoding, so a caller (gemma4-run, a chat loop) swaps one loop for the other. `totals`
 // accumulates the statistics of every call. Prompt time here is the time to the first token.
 inline GenerateFn SpeculativeGenerateFn(DraftSource& drafter, size_t draft_max, SpeculativeStats* totals) {

@@ -1,4 +1,4 @@
-// gemma4/tokenizer.h — text ↔ token ids, the pipeline of Hugging Face `tokenizers` (what a tokenizer.json
+// gemma4/text/tokenizer.h — text ↔ token ids, the pipeline of Hugging Face `tokenizers` (what a tokenizer.json
 // declares), for the BPE model Gemma uses.
 //
 // HF: tokenizers' TokenizerImpl::encode_single_sequence, then post_process; decode = decoder.decode_chain.
@@ -17,7 +17,7 @@
 // each such byte into U+FFFD), and invalid UTF-8 in the input is encoded byte by byte as <0xHH> (HF takes
 // only valid UTF-8), so any byte string survives encode → decode unchanged.
 //
-// A TokenizerSpec is the pipeline as data. It comes from a tokenizer.json (gemma4/tokenizer_json.h) or
+// A TokenizerSpec is the pipeline as data. It comes from a tokenizer.json (gemma4/text/tokenizer_json.h) or
 // from a vocabulary list such as GGUF's tokenizer.ggml.* metadata (TokenizerSpecFromVocabulary below).
 #ifndef GEMMA4_TOKENIZER_H_
 #define GEMMA4_TOKENIZER_H_
@@ -37,7 +37,7 @@
 #include <vector>
 
 #include "gemma4/error.h"
-#include "gemma4/utf8.h"
+#include "gemma4/text/utf8.h"
 
 namespace gemma4 {
 

@@ -1,9 +1,9 @@
-// gemma4/generation.h — running a model over a prompt and decoding: the state one conversation needs.
+// gemma4/generate/generation.h — running a model over a prompt and decoding: the state one conversation needs.
 //
 // A Session owns the KV cache, the activations and the logits of one sequence. prefill() feeds a prompt in
 // chunks of at most max_tokens (any chunk size gives the same logits); decode() feeds one token.
 // Both return the logits of the last token fed. HF: GenerationMixin.generate's loop, without sampling
-// (gemma4/sampler.h picks the next token).
+// (gemma4/generate/sampler.h picks the next token).
 #ifndef GEMMA4_GENERATION_H_
 #define GEMMA4_GENERATION_H_
 
@@ -19,7 +19,7 @@
 #include "gemma4/capture.h"
 #include "gemma4/causal_lm.h"
 #include "gemma4/error.h"
-#include "gemma4/sampler.h"
+#include "gemma4/generate/sampler.h"
 #include "gemma4/state.h"
 #include "ops/ops.h"
 

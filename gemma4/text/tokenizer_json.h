@@ -1,4 +1,4 @@
-// gemma4/tokenizer_json.h — reads a Hugging Face tokenizer.json into a TokenizerSpec: the pipeline the
+// gemma4/text/tokenizer_json.h — reads a Hugging Face tokenizer.json into a TokenizerSpec: the pipeline the
 // file declares, not a hard-coded one.
 //
 // Supported (everything Gemma's files use, and the common neighbours):
@@ -18,8 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gemma4/error.h"
-#include "gemma4/mapped_file.h"
-#include "gemma4/tokenizer.h"
+#include "gemma4/io/mapped_file.h"
+#include "gemma4/text/tokenizer.h"
 
 namespace gemma4 {
 

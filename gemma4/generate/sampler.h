@@ -1,4 +1,4 @@
-// gemma4/sampler.h — choosing the next token from logits, as HF generate() does.
+// gemma4/generate/sampler.h — choosing the next token from logits, as HF generate() does.
 //
 // HF applies its logits processors in this order (generation/utils.py _get_logits_processor), and so do we:
 //   1. repetition penalty p on every token already in the sequence (prompt included):
