@@ -20,11 +20,13 @@ from tokenizers import Tokenizer
 from transformers import Gemma4ForCausalLM
 
 
-def windows_nll(model, ids, ctx, stride):
+def windows_nll(model, ids, ctx, stride, chunks=0):
     N = len(ids)
     n_windows = 1
     while (n_windows - 1) * stride + ctx < N:
         n_windows += 1
+    if chunks:
+        n_windows = min(n_windows, chunks)  # gemma4-eval ppl --chunks
     nll, scored_until = [], 1
     for w in range(n_windows):
         begin, end = w * stride, min(w * stride + ctx, N)
@@ -40,13 +42,13 @@ def windows_nll(model, ids, ctx, stride):
     return np.array(nll)
 
 
-def evaluate(model_dir, text_path, ctx=512, stride=0):
+def evaluate(model_dir, text_path, ctx=512, stride=0, chunks=0):
     stride = stride or ctx // 2
     tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
     with open(text_path, encoding="utf-8") as f:
         ids = tok.encode(f.read()).ids
     model = Gemma4ForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager").eval()
-    nll = windows_nll(model, ids, ctx, stride)
+    nll = windows_nll(model, ids, ctx, stride, chunks)
     mean = float(nll.mean())
     return "tokens %d, scored %d, ctx %d, stride %d: mean NLL %.6f, ppl %.6f" % (
         len(ids), len(nll), ctx, stride, mean, math.exp(mean))
@@ -58,7 +60,8 @@ if __name__ == "__main__":
     ap.add_argument("text")
     ap.add_argument("-c", "--ctx", type=int, default=512)
     ap.add_argument("--stride", type=int, default=0)
+    ap.add_argument("--chunks", type=int, default=0, help="stop after N windows (default: all)")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    print(evaluate(a.model, a.text, a.ctx, a.stride))
+    print(evaluate(a.model, a.text, a.ctx, a.stride, a.chunks))
