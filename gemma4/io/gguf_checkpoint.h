@@ -429,6 +429,15 @@ struct GgufConversion {
 
 
 // Metadata (gemma4.* / gemma4-assistant.*) for an HF config, as llama.cpp's converter writes it.
+
+// The head dim of the full-attention layers, from the per-layer geometry (config.h). Trap: the flat
+// global_head_dim keeps its default 512 when a config gives the full layers' head_dim only as
+// per_layer_config {"4": {"head_dim": 64}} (what transformers 5.23's save_pretrained writes).
+inline int64_t FullAttentionHeadDim(const Gemma4TextConfig& c) {
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+    if (!c.is_sliding(i)) return c.layers[size_t(i)].head_dim;
+  return c.head_dim;
+}
 inline void SetGemma4Metadata(GgufWriter& w, const nlohmann::json& config_json, const std::string& source,
                               const std::string& name, uint32_t file_type) {
   const bool assistant = config_json.value("model_type", std::string()) == "gemma4_assistant";
@@ -457,7 +466,7 @@ inline void SetGemma4Metadata(GgufWriter& w, const nlohmann::json& config_json, 
   w.set(k + "attention.head_count", GgufValue::U32(uint32_t(c.num_attention_heads)));
   if (c.num_global_key_value_heads || kv_varies) w.set(k + "attention.head_count_kv", GgufValue::Array(GgufType::INT32, kv));
   else w.set(k + "attention.head_count_kv", GgufValue::U32(uint32_t(c.num_key_value_heads)));
-  const int64_t full_dim = c.global_head_dim ? c.global_head_dim : c.head_dim;
+  const int64_t full_dim = FullAttentionHeadDim(c);
   w.set(k + "attention.key_length", GgufValue::U32(uint32_t(full_dim)));
   w.set(k + "attention.value_length", GgufValue::U32(uint32_t(full_dim)));
   w.set(k + "attention.key_length_swa", GgufValue::U32(uint32_t(c.head_dim)));
@@ -490,7 +499,7 @@ inline void SetGemma4Metadata(GgufWriter& w, const nlohmann::json& config_json, 
 // `factor` for the int(partial · D/2) rotated pairs, 1e30 (no rotation) for the rest.
 inline std::vector<float> RopeFreqs(const Gemma4TextConfig& c) {
   const RopeParameters& full = c.rope_parameters.at("full_attention");
-  const int64_t half = (c.global_head_dim ? c.global_head_dim : c.head_dim) / 2;
+  const int64_t half = FullAttentionHeadDim(c) / 2;
   const int64_t rotated = full.rope_type == "proportional" ? int64_t(full.partial_rotary_factor * double(half)) : half;
   std::vector<float> f(size_t(half), 1e30f);
   for (int64_t i = 0; i < rotated; ++i) f[size_t(i)] = float(full.factor);
