@@ -226,6 +226,11 @@ def target_run(model, config, torch):
             out[f"{name}.greedy_logits"] = np.stack([f64(row[0]) for row in gen.logits])
             if out[f"{name}.greedy_tokens"].tolist() != [int(np.argmax(r)) for r in out[f"{name}.greedy_logits"]]:
                 raise RuntimeError(f"{name}: generate() did not pick the argmax of its logits")
+            if model.generation_config.suppress_tokens:  # generation_config.json's suppress_tokens applied
+                with torch.no_grad():
+                    gen = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                         max_new_tokens=GREEDY_NEW_TOKENS, do_sample=False)
+                out[f"{name}.greedy_suppressed_tokens"] = ints(gen[0, T:])
     finally:
         for h in handles:
             h.remove()

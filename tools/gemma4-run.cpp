@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
     sp.min_p = min_p;
     sp.repeat_penalty = repeat_penalty;
     sp.seed = seed < 0 ? uint64_t(std::time(nullptr)) : uint64_t(seed);
+    sp.suppress_tokens = tools::GenerationConfigFor(model_path, lm->config.vocab_size).suppress_tokens;
     Sampler sampler(sp);
     // --draft: the same loop through speculative decoding (gemma4/speculative.h); the verify batch of
     // draft_max + 1 positions and the drafter's W + 1 window need max_tokens >= draft_max + 2.
