@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Write golden/unified_12b_like: a tiny random-weight Gemma 4 12B "Unified" checkpoint in the real one's
 layout (config.json, generation_config.json, model.safetensors), for golden/make_golden.py to run through
-Hugging Face's Gemma4UnifiedForConditionalGeneration.
+Hugging Face's Gemma4UnifiedForConditionalGeneration; and golden/assistant_12b, a tiny
+Gemma4UnifiedAssistantForCausalLM drafter for it (gemma4_unified_assistant, dense tied head).
 
 What it has of the real 12B (shared/ARCHITECTURE.md, "12B Unified"): model_type gemma4_unified with text
 part gemma4_unified_text (no PLE, no MoE, no KV sharing), attention_k_eq_v with one global KV head,
@@ -25,6 +26,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASE = os.path.join(HERE, "unified_12b_like")
+DRAFTER_CASE = os.path.join(HERE, "assistant_12b")
 
 TEXT_CONFIG = {
     "model_type": "gemma4_unified_text",
@@ -65,6 +67,21 @@ CONFIG = {
                       "mm_embed_dim": 8, "mm_posemb_size": 4, "output_proj_dims": 8},
     "audio_config": {"model_type": "gemma4_unified_audio", "audio_embed_dim": 8},
     "tie_word_embeddings": True,
+    "transformers_version": "5.23.0 (written by golden/make_unified_case.py)",
+}
+# The drafter: every layer reads the target's K/V, so its attention geometry is the target's (4 KV heads of
+# 16 on sliding layers, 1 of 32 on full ones).
+DRAFTER_CONFIG = {
+    "architectures": ["Gemma4UnifiedAssistantForCausalLM"],
+    "model_type": "gemma4_unified_assistant",
+    "target_case": "unified_12b_like",
+    "dtype": "bfloat16",
+    "backbone_hidden_size": 64,
+    "use_ordered_embeddings": False,
+    "tie_word_embeddings": True,
+    "text_config": dict(TEXT_CONFIG, hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                        layer_types=["sliding_attention"] * 3 + ["full_attention"], num_kv_shared_layers=4,
+                        final_logit_softcapping=None),
     "transformers_version": "5.23.0 (written by golden/make_unified_case.py)",
 }
 # HF module names -> the real checkpoint's tensor names (transformers' conversion_mapping.py, "gemma4_unified")
@@ -142,8 +159,31 @@ def main():
                          "suppress_tokens": sorted(suppress, reverse=True),
                          "transformers_version": "5.23.0 (written by golden/make_unified_case.py)"}
     json.dump(generation_config, open(os.path.join(CASE, "generation_config.json"), "w"), indent=2)
+    write_drafter(args.seed + 1, torch, transformers, save_file)
     print(f"wrote {CASE}: {len(tensors)} tensors ({len(multimodal)} multimodal: {', '.join(multimodal)}); "
           f"greedy continuation of the long prompt {continuation}; suppress_tokens {generation_config['suppress_tokens']}")
+
+
+def write_drafter(seed, torch, transformers, save_file):
+    import sys
+    sys.path.insert(0, HERE)
+    from make_golden import fix_kv_sharing_modes  # transformers 5.23.0 cannot build a drafter without it
+    fix_kv_sharing_modes(transformers)
+    torch.manual_seed(0)
+    config = transformers.Gemma4UnifiedAssistantConfig(**{k: v for k, v in DRAFTER_CONFIG.items() if k != "target_case"})
+    model = transformers.Gemma4UnifiedAssistantForCausalLM(config)
+    rng = np.random.default_rng(seed)
+    tensors = {name: torch.from_numpy(draw(name, tuple(value.shape), rng)).to(torch.bfloat16)
+               for name, value in model.state_dict().items() if name != "lm_head.weight"}
+    os.makedirs(DRAFTER_CASE, exist_ok=True)
+    save_file(tensors, os.path.join(DRAFTER_CASE, "model.safetensors"), metadata={"format": "pt"})
+    os.chmod(os.path.join(DRAFTER_CASE, "model.safetensors"), 0o644)
+    json.dump(DRAFTER_CONFIG, open(os.path.join(DRAFTER_CASE, "config.json"), "w"), indent=2)
+    _, info = transformers.Gemma4UnifiedAssistantForCausalLM.from_pretrained(
+        DRAFTER_CASE, dtype=torch.float64, attn_implementation="eager", output_loading_info=True)
+    if any(info.values()):
+        raise SystemExit(f"{DRAFTER_CASE}: HF did not load it cleanly: {info}")
+    print(f"wrote {DRAFTER_CASE}: {len(tensors)} tensors")
 
 
 if __name__ == "__main__":
