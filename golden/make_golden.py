@@ -489,7 +489,6 @@ def main():
     torch.set_default_dtype(torch.float64)
     fix_kv_sharing_modes(transformers)
     cases = args.cases or sorted(d for d in os.listdir(HERE) if os.path.isfile(os.path.join(HERE, d, "config.json")))
-    # targets first: a drafter's tolerance does not depend on it, but its target must load
     print(f"transformers {transformers.__version__}, torch {torch.__version__}, numpy {np.__version__}")
     summary, failed = {}, False
     for case in cases:
