@@ -380,8 +380,17 @@ def metadata(case, config, target_config, ref, f32, torch, transformers, as_writ
     dtypes, header = checkpoint_dtypes(os.path.join(HERE, case))
     is_drafter = config["model_type"] in ASSISTANTS
     floats = [n for n in ref if ref[n].dtype.kind == "f"]
-    logit_err = max(max_abs(f32[n], ref[n]) for n in floats if n.split(".", 1)[1] in LOGIT_POINTS)
-    hidden_err = max(max_abs(f32[n], ref[n]) for n in floats if n.split(".", 1)[1] not in LOGIT_POINTS)
+    # 10x the float32 run's error on the capture points each bound is applied to (golden/FORMAT.md): the
+    # logits; and every other float point of a target (final_norm, scaled by its norm weight, errs most), the
+    # drafter's own hidden states of a drafter (its inputs are the target's, held to the target's bound).
+    errors = {}
+    for n in floats:
+        point = n.split(".", 1)[1]
+        errors[point] = max(errors.get(point, 0.0), max_abs(f32[n], ref[n]))
+    logit_err = max(e for p, e in errors.items() if p in LOGIT_POINTS)
+    hidden_points = (("draft_hidden", "draft_layer_hidden") if is_drafter else
+                     tuple(p for p in errors if p not in LOGIT_POINTS))
+    hidden_err = max(errors[p] for p in hidden_points)
     decisions = [n for n in ref if ref[n].dtype.kind == "i" and not np.array_equal(ref[n], f32[n])]
     logit_names = [n for n in floats if n.split(".", 1)[1] in ("logits", "greedy_logits", "draft_logits")]
     meta = {
@@ -421,9 +430,11 @@ def metadata(case, config, target_config, ref, f32, torch, transformers, as_writ
                     else "model.")
     meta["config"] = {k: v for k, v in tc.items() if not isinstance(v, (dict, list))}
     meta["tolerance_hints"] = {
-        "note": "max |HF float32 run - this float64 run| over all prompts; the tolerance is 10x these, at least 1e-4",
+        "note": "max |HF float32 run - this float64 run| over all prompts; the tolerance is 10x the logits' and "
+                "that of " + ", ".join(hidden_points) + ", at least 1e-4",
         "observed_fp32_logits_max_abs": logit_err,
         "observed_fp32_hidden_max_abs": hidden_err,
+        "observed_fp32_max_abs_per_capture_point": errors,
         "fp32_integer_outputs_differing": decisions,
         "min_top1_top2_logit_gap": min(top2_gap(ref[n]) for n in logit_names),
     }
@@ -431,7 +442,8 @@ def metadata(case, config, target_config, ref, f32, torch, transformers, as_writ
         k = tc["top_k_experts"]
         gaps = [np.sort(ref[n], axis=-1) for n in ref if n.endswith("router_probs")]
         meta["tolerance_hints"]["min_router_kth_vs_k+1th_prob_gap"] = float(min(np.min(g[..., -k] - g[..., -k - 1]) for g in gaps))
-    meta["tolerance"] = {"rule": "10x the HF float32 run's error against this float64 golden, at least 1e-4",
+    meta["tolerance"] = {"rule": "10x the HF float32 run's error against this float64 golden on the capture points "
+                                 "each bound applies to, at least 1e-4",
                          "logits_max_abs": max(1e-4, 10 * logit_err), "hidden_max_abs": max(1e-4, 10 * hidden_err),
                          "logits_nmse": 1e-7, "top1": "identical at every position"}
     return meta
