@@ -60,11 +60,14 @@ struct Gemma4AssistantConfig {
 inline Gemma4AssistantConfig ParseGemma4AssistantConfig(const json& root, const std::string& source) {
   using namespace config_detail;
   if (!root.is_object()) throw Error(Str(source, ": not a JSON object"));
-  if (root.value("model_type", std::string()) != "gemma4_assistant")
+  // gemma4_unified_assistant (the 12B's drafter): the same model (HF Gemma4UnifiedAssistantForCausalLM), a
+  // gemma4_unified_text text_config, backbone_hidden_size 3840 by default.
+  const std::string model_type = root.value("model_type", std::string());
+  if (model_type != "gemma4_assistant" && model_type != "gemma4_unified_assistant")
     throw Error(Str(Where(source, "model_type"), " is ", root.value("model_type", json("")).dump(),
-                    "; a drafter needs \"gemma4_assistant\""));
+                    "; a drafter needs \"gemma4_assistant\" or \"gemma4_unified_assistant\""));
   if (!root.contains("text_config") || !root["text_config"].is_object())
-    throw Error(Str(source, ": model_type \"gemma4_assistant\" needs a \"text_config\" object"));
+    throw Error(Str(source, ": model_type \"", model_type, "\" needs a \"text_config\" object"));
   // HF __post_init__: "Assistant reuses the shared kvs across all layers" — an absent or 0
   // num_kv_shared_layers means all of them.
   json patched = root;
@@ -85,6 +88,7 @@ inline Gemma4AssistantConfig ParseGemma4AssistantConfig(const json& root, const 
   if (t.num_kv_shared_layers != t.num_hidden_layers)
     throw Error(Str(Where(where, "num_kv_shared_layers"), " is ", t.num_kv_shared_layers,
                     ": all layers of a drafter must be shared (", t.num_hidden_layers, ")"));
+  if (model_type == "gemma4_unified_assistant") c.backbone_hidden_size = 3840;
   c.backbone_hidden_size = GetInt(root, "backbone_hidden_size", c.backbone_hidden_size, source, 1);
   c.use_ordered_embeddings = GetBool(root, "use_ordered_embeddings", c.use_ordered_embeddings, source);
   c.num_centroids = GetInt(root, "num_centroids", c.num_centroids, source, 1);

@@ -50,6 +50,8 @@ struct Gemma4ForCausalLM {
     try {
       WeightBinder binder{checkpoint, TextModelPrefix(checkpoint)};
       model.visit(binder);
+      if (std::string skipped = SkippedMultimodalTensors(checkpoint, binder.prefix); !skipped.empty())
+        config.warnings.push_back(std::move(skipped));
       if (config.tie_word_embeddings)
         lm_head.weight.tensor = model.embed_tokens.weight.tensor;
       else

@@ -174,22 +174,37 @@ inline Gemma4TextConfig ParseGemma4TextConfig(const json& root, const std::strin
   using namespace config_detail;
   if (!root.is_object()) throw Error(Str(source, ": not a JSON object"));
   const std::string model_type = root.value("model_type", std::string());
+  // The 12B "Unified" (gemma4_unified, its drafter gemma4_unified_assistant) runs the same text decoder
+  // from its own config class, Gemma4UnifiedTextConfig ("gemma4_unified_text"): no PLE and no MoE fields,
+  // and other defaults (sliding_window 1024, max_position_embeddings 262144).
+  const bool unified = model_type == "gemma4_unified" || model_type == "gemma4_unified_text" ||
+                       model_type == "gemma4_unified_assistant";
+  const std::string text_type = unified ? "gemma4_unified_text" : "gemma4_text";
   const json* tj = &root;
   std::string where = source;
-  if (model_type == "gemma4" || model_type == "gemma4_assistant") {
+  if (model_type == "gemma4" || model_type == "gemma4_assistant" || model_type == "gemma4_unified" ||
+      model_type == "gemma4_unified_assistant") {
     if (!root.contains("text_config") || !root["text_config"].is_object())
       throw Error(Str(source, ": model_type \"", model_type, "\" needs a \"text_config\" object"));
     tj = &root["text_config"];
     where = source + " (text_config)";
-  } else if (model_type != "gemma4_text") {
+  } else if (model_type != text_type) {
     throw Error(Str(Where(source, "model_type"), " is \"", model_type,
-                    "\"; expected \"gemma4\", \"gemma4_text\" or \"gemma4_assistant\""));
+                    "\"; expected \"gemma4\", \"gemma4_text\", \"gemma4_assistant\", \"gemma4_unified\", "
+                    "\"gemma4_unified_text\" or \"gemma4_unified_assistant\""));
   }
   const json& j = *tj;
-  if (j.contains("model_type") && j["model_type"] != "gemma4_text")
-    throw Error(Str(Where(where, "model_type"), " is ", j["model_type"].dump(), "; expected \"gemma4_text\""));
+  if (j.contains("model_type") && j["model_type"] != text_type)
+    throw Error(Str(Where(where, "model_type"), " is ", j["model_type"].dump(), "; expected \"", text_type, "\""));
 
   Gemma4TextConfig c;
+  if (unified) {  // Gemma4UnifiedTextConfig's defaults
+    c.sliding_window = 1024;
+    c.max_position_embeddings = 262144;
+    c.hidden_size_per_layer_input = 0;
+    c.vocab_size_per_layer_input = 0;
+    c.use_bidirectional_attention = "vision";
+  }
   c.vocab_size = GetInt(j, "vocab_size", c.vocab_size, where, 1);
   c.hidden_size = GetInt(j, "hidden_size", c.hidden_size, where, 1);
   c.intermediate_size = GetInt(j, "intermediate_size", c.intermediate_size, where, 1);
@@ -379,12 +394,61 @@ inline Gemma4TextConfig ParseGemma4TextConfig(const json& root, const std::strin
     if (*c.top_k_experts > *c.num_experts)
       throw Error(Str(Where(where, "top_k_experts"), " is ", *c.top_k_experts, ", more than num_experts ", *c.num_experts));
   }
+  if (unified && (c.has_per_layer_inputs() || c.enable_moe_block))
+    throw Error(Str(Where(where, c.enable_moe_block ? "enable_moe_block" : "hidden_size_per_layer_input"),
+                    ": a gemma4_unified_text model has no ", c.enable_moe_block ? "MoE block" : "per-layer inputs (PLE)"));
   if (c.bos_token_id >= c.vocab_size) throw Error(Str(Where(where, "bos_token_id"), " is outside the vocabulary"));
   return c;
 }
 
+// generation_config.json, the part that decides which tokens may come out: HF generate() sets the logits of
+// `suppress_tokens` to -inf (SuppressTokensLogitsProcessor). The 12B Unified lists 258883 and 258882, rows of
+// embed_tokens its converter filled with multimodal embeddings; a text engine must never sample them.
+// The rest is the sampling a checkpoint asks for (HF GenerationConfig: do_sample defaults to false, i.e. greedy)
+// and its stop ids, which gemma4-run follows unless flags say otherwise.
+struct GenerationConfig {
+  std::string source;  // "" when there is none
+  std::vector<int32_t> suppress_tokens;
+  bool do_sample = false;
+  double temperature = 1.0, top_p = 1.0;
+  long top_k = 0;
+  std::vector<int32_t> eos_token_id;
+};
+
+inline GenerationConfig ParseGenerationConfig(const json& j, const std::string& source, int64_t vocab_size) {
+  if (!j.is_object()) throw Error(Str(source, ": not a JSON object"));
+  GenerationConfig g;
+  g.source = source;
+  try {
+    g.do_sample = j.value("do_sample", false);
+    if (j.contains("temperature") && !j["temperature"].is_null()) g.temperature = j["temperature"].get<double>();
+    if (j.contains("top_p") && !j["top_p"].is_null()) g.top_p = j["top_p"].get<double>();
+    if (j.contains("top_k") && !j["top_k"].is_null()) g.top_k = j["top_k"].get<long>();
+    if (j.contains("eos_token_id")) {
+      const json& e = j["eos_token_id"];
+      if (e.is_number_integer()) g.eos_token_id.push_back(e.get<int32_t>());
+      else if (e.is_array())
+        for (const auto& x : e) g.eos_token_id.push_back(x.get<int32_t>());
+    }
+  } catch (const json::exception& e) {
+    throw Error(Str(source, ": ", e.what()));
+  }
+  if (j.contains("suppress_tokens") && !j["suppress_tokens"].is_null()) {
+    const json& s = j["suppress_tokens"];
+    if (!s.is_array()) throw Error(Str(config_detail::Where(source, "suppress_tokens"), " must be a list of token ids"));
+    for (const json& id : s) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= vocab_size)
+        throw Error(Str(config_detail::Where(source, "suppress_tokens"), " has ", id.dump(),
+                        ", not a token id below vocab_size ", vocab_size));
+      g.suppress_tokens.push_back(id.get<int32_t>());
+    }
+  }
+  return g;
+}
+
 // Built-in configs of the released models (shared/ARCHITECTURE.md), as config.json text-model objects,
-// e.g. for making real-shape random-weight models. Names: "e2b", "e4b", "26b-a4b", "31b".
+// e.g. for making real-shape random-weight models. Names: "e2b", "e4b", "12b" (the Unified, a
+// "gemma4_unified_text" object), "26b-a4b", "31b".
 inline json Gemma4PresetConfig(const std::string& name) {
   auto pattern = [](int sliding, int repeats) {
     json types = json::array();
@@ -413,6 +477,11 @@ inline json Gemma4PresetConfig(const std::string& name) {
               {"sliding_window", 512}, {"hidden_size_per_layer_input", 256}, {"vocab_size_per_layer_input", 262144},
               {"num_kv_shared_layers", 18}, {"use_double_wide_mlp", false}, {"attention_k_eq_v", false},
               {"max_position_embeddings", 131072}});
+  } else if (name == "12b") {  // Gemma4UnifiedTextConfig: no PLE/MoE fields
+    c.update({{"model_type", "gemma4_unified_text"}, {"hidden_size", 3840}, {"intermediate_size", 15360},
+              {"num_hidden_layers", 48}, {"layer_types", pattern(5, 8)}, {"num_attention_heads", 16},
+              {"num_key_value_heads", 8}, {"num_global_key_value_heads", 1}, {"attention_k_eq_v", true},
+              {"sliding_window", 1024}, {"num_kv_shared_layers", 0}, {"max_position_embeddings", 262144}});
   } else if (name == "26b-a4b") {
     c.update({{"hidden_size", 2816}, {"intermediate_size", 2112}, {"num_hidden_layers", 30},
               {"layer_types", pattern(5, 5)}, {"num_attention_heads", 16}, {"num_key_value_heads", 8},
@@ -426,7 +495,7 @@ inline json Gemma4PresetConfig(const std::string& name) {
               {"num_global_key_value_heads", 4}, {"attention_k_eq_v", true}, {"sliding_window", 1024},
               {"hidden_size_per_layer_input", 0}, {"num_kv_shared_layers", 0}, {"max_position_embeddings", 262144}});
   } else {
-    throw Error(Str("unknown preset \"", name, "\" (e2b, e4b, 26b-a4b, 31b)"));
+    throw Error(Str("unknown preset \"", name, "\" (e2b, e4b, 12b, 26b-a4b, 31b)"));
   }
   return c;
 }

@@ -8,6 +8,7 @@
 #ifndef GEMMA4_WEIGHTS_H_
 #define GEMMA4_WEIGHTS_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,25 @@ inline std::string TextModelPrefix(const Checkpoint& checkpoint) {
   for (const auto& [name, t] : checkpoint.tensors)
     if (name.compare(0, multimodal.size(), multimodal) == 0) return multimodal;
   return "model.";
+}
+
+// A multimodal checkpoint's tensors outside its text model (the E2B/E4B vision and audio towers; the 12B
+// Unified's 11 under model.vision_embedder., model.embed_vision., model.embed_audio.), which this text-only
+// engine skips: one line saying how many and where, or "" when there are none.
+inline std::string SkippedMultimodalTensors(const Checkpoint& checkpoint, const std::string& text_prefix) {
+  if (text_prefix != "model.language_model.") return "";
+  std::map<std::string, size_t> groups;  // "model.embed_audio" → count
+  size_t n = 0;
+  for (const auto& [name, t] : checkpoint.tensors) {
+    if (name.compare(0, 6, "model.") != 0 || name.compare(0, text_prefix.size(), text_prefix) == 0) continue;
+    ++groups[name.substr(0, name.find('.', 6))];
+    ++n;
+  }
+  if (n == 0) return "";
+  std::string where;
+  for (const auto& [group, count] : groups) where += Str(where.empty() ? "" : ", ", group, ".* (", count, ")");
+  return Str(checkpoint.path, ": skipping ", n, " vision/audio tensor", n == 1 ? "" : "s", " (", where,
+             "): this engine runs the text decoder only");
 }
 
 }  // namespace gemma4

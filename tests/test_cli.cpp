@@ -69,6 +69,25 @@ TEST_CASE("gemma4-run on a checkpoint directory reproduces the golden greedy con
   CHECK_THAT(r.out, Catch::Contains("generated 4 tokens"));
 }
 
+TEST_CASE("gemma4-run on the 12B Unified: skips its vision/audio tensors and never emits a suppressed id", "[cli]") {
+  // golden/unified_12b_like's generation_config.json suppresses the ids its raw greedy continuation picks
+  // first; gemma4-run must continue as HF generate() does with them suppressed (greedy_suppressed_tokens).
+  const std::string dir = kGolden + "/unified_12b_like";
+  const gemma4::SafetensorsFile st = gemma4::ReadSafetensors(dir + "/golden.safetensors");
+  auto ids = [&](const std::string& name) {
+    const gemma4::Tensor& t = st.tensors.at(name);
+    std::string s;
+    for (int64_t i = 0; i < t.numel(); ++i) s += (i ? "," : "") + std::to_string(reinterpret_cast<const int32_t*>(t.data)[i]);
+    return s;
+  };
+  const Result r = Run(kRun + " -m " + dir + " -n 16 -t 1 --print-ids --prompt-ids " + ids("long.input_ids"));
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("skipping 11 vision/audio tensors"));
+  CHECK_THAT(r.out, Catch::Contains(ids("long.greedy_suppressed_tokens") + "\n"));
+  CHECK(ids("long.greedy_suppressed_tokens") != ids("long.greedy_tokens"));
+}
+
 TEST_CASE("gemma4-run: bad input is one line and a non-zero exit", "[cli]") {
   for (const std::string& args : {std::string(" --frobnicate"), std::string(" -m /nonexistent/model"),
                                   std::string(" --prompt-ids 2,999999"), std::string(" -c 4 --prompt-ids 2,3,4,5,6"),

@@ -427,7 +427,85 @@ TEST_CASE("presets describe the released models", "[config]") {
   CHECK(big.num_hidden_layers == 60);
   CHECK(big.layers[59].num_key_value_heads == 4);
   CHECK(ParseGemma4TextConfig(Gemma4PresetConfig("e4b"), "e4b").kv_shared_from(41) == 23);
+  const Gemma4TextConfig unified = ParseGemma4TextConfig(Gemma4PresetConfig("12b"), "12b");
+  CHECK(unified.num_hidden_layers == 48);
+  CHECK(unified.layers[5].num_key_value_heads == 1);  // attention_k_eq_v, one global KV head
+  CHECK(unified.layers[5].head_dim == 512);
+  CHECK(unified.layers[0].num_key_value_heads == 8);
+  CHECK(unified.mlp_intermediate_size(0) == 15360);
+  CHECK(!unified.has_per_layer_inputs());
   CHECK_THROWS_WITH(Gemma4PresetConfig("7b"), Catch::Contains("7b"));
+}
+
+TEST_CASE("the 12B Unified's configs: gemma4_unified / gemma4_unified_text with their own defaults", "[config]") {
+  // Gemma4UnifiedTextConfig: sliding_window 1024, max_position_embeddings 262144, no PLE, no MoE
+  const nlohmann::json text = {{"model_type", "gemma4_unified_text"}, {"num_hidden_layers", 6}};
+  const Gemma4TextConfig t = ParseGemma4TextConfig(text, "u.json");
+  CHECK(t.sliding_window == 1024);
+  CHECK(t.max_position_embeddings == 262144);
+  CHECK(!t.has_per_layer_inputs());
+  CHECK(!t.enable_moe_block);
+  const Gemma4TextConfig mm = ParseGemma4TextConfig({{"model_type", "gemma4_unified"}, {"text_config", text}}, "u.json");
+  CHECK(mm.sliding_window == 1024);
+  // the Gemma 4 classes keep theirs
+  CHECK(ParseGemma4TextConfig({{"model_type", "gemma4_text"}, {"num_hidden_layers", 6}}, "g.json").sliding_window == 512);
+  // a unified text part is not a gemma4_text one, and has no PLE or MoE to switch on
+  CHECK_THROWS_WITH(ParseGemma4TextConfig({{"model_type", "gemma4_unified"}, {"text_config", {{"model_type", "gemma4_text"}}}}, "u.json"),
+                    Catch::Contains("gemma4_unified_text"));
+  nlohmann::json ple = text;
+  ple["hidden_size_per_layer_input"] = 256;
+  CHECK_THROWS_WITH(ParseGemma4TextConfig(ple, "u.json"), Catch::Contains("hidden_size_per_layer_input"));
+  nlohmann::json moe = text;
+  moe["enable_moe_block"] = true;
+  CHECK_THROWS_WITH(ParseGemma4TextConfig(moe, "u.json"), Catch::Contains("enable_moe_block"));
+  // its drafter: a gemma4_unified_assistant with backbone_hidden_size 3840 by default
+  const Gemma4AssistantConfig a = ParseGemma4AssistantConfig(
+      {{"model_type", "gemma4_unified_assistant"},
+       {"text_config", {{"model_type", "gemma4_unified_text"}, {"num_hidden_layers", 4}, {"hidden_size", 1024}}}},
+      "a.json");
+  CHECK(a.backbone_hidden_size == 3840);
+  CHECK(a.text_config.num_kv_shared_layers == 4);
+  CHECK(a.text_config.sliding_window == 1024);
+}
+
+TEST_CASE("the 12B Unified checkpoint: its 11 vision/audio tensors are skipped, said in one line", "[loading]") {
+  auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/unified_12b_like");
+  REQUIRE(lm->config.warnings.size() == 1);
+  CHECK_THAT(lm->config.warnings[0], Catch::Contains("skipping 11 vision/audio tensors") &&
+                                         Catch::Contains("model.vision_embedder.* (9)") &&
+                                         Catch::Contains("model.embed_vision.* (1)") &&
+                                         Catch::Contains("model.embed_audio.* (1)"));
+  // a text-only checkpoint has nothing to skip
+  CHECK(Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/dense_31b_like")->config.warnings.empty());
+}
+
+TEST_CASE("generation_config.json suppress_tokens: the greedy continuation is HF generate()'s", "[golden][sampler]") {
+  // golden/unified_12b_like suppresses the two ids its raw greedy continuation would pick first (as the real
+  // 12B suppresses 258882/258883); HF's continuation with them suppressed is <prompt>.greedy_suppressed_tokens.
+  const std::string dir = GoldenDir() + "/unified_12b_like";
+  auto lm = Gemma4ForCausalLM::from_pretrained(dir);
+  const GenerationConfig gc =
+      ParseGenerationConfig(ReadJsonFile(dir + "/generation_config.json"), "generation_config.json", lm->config.vocab_size);
+  REQUIRE(gc.suppress_tokens.size() == 2);
+  const golden::GoldenFile g(dir + "/golden.safetensors");
+  bool raw_picks_a_suppressed_id = false;
+  for (const std::string& prompt : g.prompts) {
+    INFO(prompt);
+    const std::vector<int32_t> ids = g.ints(prompt, "input_ids"), hf = g.ints(prompt, "greedy_suppressed_tokens");
+    SamplingParams sp;
+    sp.suppress_tokens = gc.suppress_tokens;
+    Sampler sampler(sp);
+    Session session(*lm, ids.size() + hf.size());
+    std::vector<int32_t> history, ours;
+    GenerateOptions options;
+    options.max_new_tokens = long(hf.size());
+    Generate(session, sampler, history, ids, options, [&](int32_t id) { return ours.push_back(id), true; });
+    CHECK(ours == hf);
+    for (int32_t id : g.ints(prompt, "greedy_tokens"))
+      for (int32_t s : gc.suppress_tokens) raw_picks_a_suppressed_id |= id == s;
+  }
+  CHECK(raw_picks_a_suppressed_id);  // so the suppression changed something
+  CHECK_THROWS_WITH(ParseGenerationConfig({{"suppress_tokens", {512}}}, "g.json", 512), Catch::Contains("512"));
 }
 
 TEST_CASE("proportional RoPE rotates int(partial * D // 2) pairs with the full-D denominator", "[model]") {

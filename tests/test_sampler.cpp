@@ -35,6 +35,24 @@ TEST_CASE("greedy picks the first maximum; the penalty can change it", "[sampler
   CHECK(out[0] == 0.5);
 }
 
+TEST_CASE("suppressed tokens are never chosen, greedy or sampled (HF SuppressTokensLogitsProcessor)", "[sampler]") {
+  const std::vector<float> logits = {1, 5, 3, 4};
+  SamplingParams p;
+  p.suppress_tokens = {1, 3};
+  CHECK(Sampler(p).sample(logits.data(), 4, {}) == 2);  // the best not suppressed
+  p.temperature = 1.0;
+  const std::vector<double> probs = Dist(p, logits);
+  CHECK(probs[1] == 0.0);
+  CHECK(probs[3] == 0.0);
+  CHECK(probs[0] + probs[2] == Approx(1.0));
+  CHECK(probs[2] == Approx(std::exp(3.0) / (std::exp(1.0) + std::exp(3.0))));
+  Sampler s(p);
+  for (int i = 0; i < 200; ++i) {
+    const int32_t t = s.sample(logits.data(), 4, {});
+    CHECK((t == 0 || t == 2));
+  }
+}
+
 TEST_CASE("temperature, top-k (ties kept), top-p and min-p, in HF's order", "[sampler]") {
   const std::vector<float> logits = {2.0f, 1.0f, 1.0f, 0.0f, -1.0f};
   SamplingParams p;

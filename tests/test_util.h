@@ -30,7 +30,8 @@ inline std::vector<std::string> GoldenTargetCases() {
   while (dirent* e = readdir(dir)) {
     const std::string name = e->d_name, path = GoldenDir() + "/" + name;
     if (name[0] == '.' || !IsFile(path + "/golden.safetensors") || !IsFile(path + "/config.json")) continue;
-    if (ReadJsonFile(path + "/config.json").value("model_type", "") == "gemma4_assistant") continue;
+    const std::string type = ReadJsonFile(path + "/config.json").value("model_type", "");
+    if (type == "gemma4_assistant" || type == "gemma4_unified_assistant") continue;
     cases.push_back(name);
   }
   closedir(dir);

@@ -133,6 +133,14 @@ inline void WarnIfNoTurnTokens(const Tokenizer& tok) {
                  tok.spec().source.c_str());
 }
 
+// The checkpoint directory's generation_config.json (sampling, stop ids, suppress_tokens), or none: GGUF files
+// and directories without one sample greedily and suppress nothing.
+inline GenerationConfig GenerationConfigFor(const std::string& model_path, int64_t vocab_size) {
+  const std::string file = model_path + "/generation_config.json";
+  if (model_path.empty() || !IsDirectory(model_path) || !IsFile(file)) return {};
+  return ParseGenerationConfig(ReadJsonFile(file), file, vocab_size);
+}
+
 // The chat variant: from the checkpoint's chat_template.jinja or tokenizer_config.json "chat_template"
 // when there is one, else from the architecture (26B-A4B and 31B, the attention_k_eq_v models, use the
 // empty thought channel).

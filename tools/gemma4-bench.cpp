@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
     bool verify_cost = false, as_json = false;
     tools::ArgParser args("gemma4-bench", "Measure prefill and decode speed.");
     args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file")
-        .option("--random", "PRESET", &random, "random weights in a released shape: e2b, e4b, 26b-a4b, 31b")
+        .option("--random", "PRESET", &random, "random weights in a released shape: e2b, e4b, 12b, 26b-a4b, 31b")
         .option("--dtype", "TYPE", &dtype_name, "weight dtype of --random models: f32, bf16 (default), f16, q8_0, q4_0")
         .option("--layers", "N", &layers, "--random: keep only the first N layers, KV sharing cut to fit (0 = all)")
         .option("-p, --n-prompt", "N", &prompt_tokens, "prompt tokens to prefill (default 128)")

@@ -2,7 +2,7 @@
 // shapes and metadata; shared/GGUF_GEMMA4.md), converting the big matrices to --type.
 //
 //   gemma4-quantize INPUT OUTPUT.gguf --type f32|f16|bf16|q8_0|q4_0
-//   gemma4-quantize --random e2b|e4b|26b-a4b|31b --seed S OUTPUT.gguf --type q4_0
+//   gemma4-quantize --random e2b|e4b|12b|26b-a4b|31b --seed S OUTPUT.gguf --type q4_0
 //
 // INPUT is a Hugging Face checkpoint directory or a GGUF. Norms, layer scalars, the router and the PLE
 // projection and its norm stay F32; rows that are not a multiple of a quantized block fall back to F16.
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
                           "Write a Gemma 4 model as a llama.cpp GGUF.",
                           "INPUT OUTPUT.gguf [--type T]");
     args.option("--type", "TYPE", &type_name, "f32, f16 (default), bf16, q8_0, q4_0")
-        .option("--random", "PRESET", &random, "random weights in a released shape: e2b, e4b, 26b-a4b, 31b")
+        .option("--random", "PRESET", &random, "random weights in a released shape: e2b, e4b, 12b, 26b-a4b, 31b")
         .option("--seed", "S", &seed, "--random: seed (default 1234)")
         .option("--name", "NAME", &name, "general.name (default: the input's name)")
         .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")

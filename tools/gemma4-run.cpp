@@ -48,38 +48,6 @@ void PrintIds(const std::vector<int32_t>& ids) {
   std::printf("%s\n", line.c_str());
 }
 
-// generation_config.json's sampling (HF GenerationConfig: do_sample defaults to false, i.e. greedy).
-struct GenerationConfig {
-  std::string source;  // "" when there is none
-  bool do_sample = false;
-  double temperature = 1.0, top_p = 1.0;
-  long top_k = 0;
-  std::vector<int32_t> eos_token_id;
-};
-
-GenerationConfig ReadGenerationConfig(const std::string& model_path) {
-  GenerationConfig g;
-  const std::string path = model_path + "/generation_config.json";
-  if (model_path.empty() || !IsDirectory(model_path) || !IsFile(path)) return g;
-  const nlohmann::json j = ReadJsonFile(path);
-  g.source = path;
-  try {
-    g.do_sample = j.value("do_sample", false);
-    if (j.contains("temperature") && !j["temperature"].is_null()) g.temperature = j["temperature"].get<double>();
-    if (j.contains("top_p") && !j["top_p"].is_null()) g.top_p = j["top_p"].get<double>();
-    if (j.contains("top_k") && !j["top_k"].is_null()) g.top_k = j["top_k"].get<long>();
-    if (j.contains("eos_token_id")) {
-      const nlohmann::json& e = j["eos_token_id"];
-      if (e.is_number_integer()) g.eos_token_id.push_back(e.get<int32_t>());
-      else if (e.is_array())
-        for (const auto& x : e) g.eos_token_id.push_back(x.get<int32_t>());
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(Str(path, ": ", e.what()));
-  }
-  return g;
-}
-
 // "temp 1, top-k 64, top-p 0.95 | seed 1765036800 (from the clock)" or "greedy".
 std::string DescribeSampler(const SamplingParams& sp, const std::string& origin, bool clock_seed) {
   if (sp.temperature == 0) return "greedy (" + origin + ")";
@@ -220,7 +188,7 @@ int main(int argc, char** argv) {
     if (n_predict == -2) n_predict = -1;
 
     // Sampling: flags, else generation_config.json (when it samples), else greedy.
-    const GenerationConfig gen = ReadGenerationConfig(model_path);
+    const GenerationConfig gen = tools::GenerationConfigFor(model_path, lm->config.vocab_size);
     const bool from_file = !gen.source.empty() && gen.do_sample;
     SamplingParams sp;
     sp.temperature = !std::isnan(temp) ? temp : from_file ? gen.temperature : 0.0;
@@ -230,6 +198,7 @@ int main(int argc, char** argv) {
     sp.min_p = min_p;
     sp.repeat_penalty = repeat_penalty;
     sp.seed = seed < 0 ? uint64_t(std::time(nullptr)) : uint64_t(seed);
+    sp.suppress_tokens = gen.suppress_tokens;
     Sampler sampler(sp);
     const bool flags_given = !std::isnan(temp) || top_k >= 0 || !std::isnan(top_p);
     const std::string origin = gen.source.empty() ? (std::isnan(temp) ? "no generation_config.json; --temp T samples" : "flags")

@@ -3,6 +3,8 @@
 // HF applies its logits processors in this order (generation/utils.py _get_logits_processor), and so do we:
 //   1. repetition penalty p on every token already in the sequence (prompt included):
 //        logit ← logit / p if logit > 0, else logit · p                 (RepetitionPenaltyLogitsProcessor)
+//      then the suppressed tokens (generation_config.json suppress_tokens): logit ← −∞
+//                                                                         (SuppressTokensLogitsProcessor)
 //   2. temperature τ:   logit ← logit / τ                                (TemperatureLogitsWarper)
 //   3. top-k:  drop tokens whose logit is below the k-th largest (ties with it stay)   (TopKLogitsWarper)
 //   4. top-p:  keep the smallest set of most probable tokens whose probability sums to ≥ top_p
@@ -38,6 +40,7 @@ struct SamplingParams {
   double repeat_penalty = 1.0;  // 1: off
   int64_t repeat_last_n = 64;   // how many recent tokens the penalty looks at (-1: all)
   uint64_t seed = 0;
+  std::vector<int32_t> suppress_tokens;  // never chosen (logit −∞), greedy or sampled
 
   void check() const {
     if (!(temperature >= 0) || !std::isfinite(temperature)) throw Error(Str("temperature must be >= 0, got ", temperature));
@@ -56,9 +59,11 @@ class Sampler {
 
   const SamplingParams& params() const { return params_; }
 
-  // Penalized (step 1) logits; `history` is the sequence so far, oldest first.
+  // Penalized and suppressed (step 1) logits; `history` is the sequence so far, oldest first.
   void penalize(const float* logits, size_t V, const std::vector<int32_t>& history, std::vector<double>& out) const {
     out.assign(logits, logits + V);
+    for (int32_t id : params_.suppress_tokens)
+      if (id >= 0 && size_t(id) < V) out[size_t(id)] = -INFINITY;
     if (params_.repeat_penalty == 1.0) return;
     const size_t n = params_.repeat_last_n < 0 ? history.size() : std::min(history.size(), size_t(params_.repeat_last_n));
     std::vector<bool> seen(V, false);

@@ -440,7 +440,9 @@ inline int64_t FullAttentionHeadDim(const Gemma4TextConfig& c) {
 }
 inline void SetGemma4Metadata(GgufWriter& w, const nlohmann::json& config_json, const std::string& source,
                               const std::string& name, uint32_t file_type) {
-  const bool assistant = config_json.value("model_type", std::string()) == "gemma4_assistant";
+  const std::string model_type = config_json.value("model_type", std::string());
+  // (llama.cpp converts the 12B Unified, gemma4_unified, to the plain gemma4 architecture)
+  const bool assistant = model_type == "gemma4_assistant" || model_type == "gemma4_unified_assistant";
   const std::string arch = assistant ? "gemma4-assistant" : "gemma4";
   const Gemma4TextConfig c = ParseGemma4TextConfig(config_json, source);
   const std::string k = arch + ".";
