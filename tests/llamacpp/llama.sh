@@ -83,6 +83,27 @@ print(meta.get("target_case") or config.get("target_case") or "", bool(config.ge
 PY
 }
 
+# Whether a golden case is a drafter (model_type gemma4_assistant / gemma4_unified_assistant): yes or no
+# ("none" for a directory that is no case, e.g. golden/train/).
+is_drafter() {
+  [ -f "$1/config.json" ] || { echo none; return; }
+  python3 -c 'import json, sys; print("yes" if "assistant" in json.load(open(sys.argv[1])).get("model_type", "") else "no")' \
+    "$1/config.json"
+}
+
+# Why llama.cpp cannot run a drafter case, or nothing: llama.cpp's gemma4-assistant loader takes the target's
+# hidden size from embedding_length_out and refuses a drafter whose own hidden size equals it
+# (src/models/gemma4-assistant.cpp, "requires embedding_length_out to carry the target hidden size").
+llama_drafter_unsupported() {
+  python3 - "$1/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+t = c.get("text_config", c)
+if c.get("backbone_hidden_size") == t.get("hidden_size"):
+    print("its hidden size equals the target's, which llama.cpp's gemma4-assistant loader refuses")
+PY
+}
+
 # Why llama.cpp cannot run a golden target case, or nothing: a config whose last non-KV-shared layer is
 # sliding makes llama.cpp abort (GGML_ASSERT in llama-kv-cache.cpp; README.md, sliding_last_layer.sh).
 llama_unsupported() {

@@ -51,7 +51,7 @@ PY
   echo "GGML_NATIVE, shared libraries), called through its C API (\`tests/llamacpp/llama_golden.cpp\`): F32 KV cache, full"
   echo "sliding-window cache, flash attention off, the whole prompt in one batch, 2 threads."
   echo "Models: our \`gemma4-quantize\` conversions of each golden case. Logits at every prompt position, judged by"
-  echo "\`gemma4-eval compare\`. The goldens' producer (their metadata): $(for d in "$root"/golden/*/; do case "$(basename "$d")" in assistant*) continue ;; esac; [ -f "$d/golden.safetensors" ] && producer "$d/golden.safetensors"; done | sort -u | paste -sd ';' | sed 's/;/; /g')."
+  echo "\`gemma4-eval compare\`. The goldens' producer (their metadata): $(for d in "$root"/golden/*/; do [ "$(is_drafter "$d")" = no ] && [ -f "$d/golden.safetensors" ] && producer "$d/golden.safetensors"; done | sort -u | paste -sd ';' | sed 's/;/; /g')."
   echo
   echo "| case | GGUF | prompt | reference | tier | max_abs | nmse | top1 | mean KL | result |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -59,7 +59,7 @@ PY
 greedy_rows=""
 for dir in "$root"/golden/*/; do
   name="$(basename "$dir")"
-  case "$name" in assistant*) continue ;; esac
+  [ "$(is_drafter "$dir")" = no ] || continue
   golden="$dir/golden.safetensors"
   [ -f "$golden" ] || continue
   why=$(llama_unsupported "$dir")
@@ -105,9 +105,11 @@ done
 # The drafters: llama.cpp's first drafting round (common/speculative.cpp draft-mtp) vs the drafter goldens.
 draft_rows=""
 if build_llama_draft "$root" "$build/llamacpp"; then
-  for dir in "$root"/golden/assistant*/; do
+  for dir in "$root"/golden/*/; do
     name="$(basename "$dir")"
-    [ -f "$dir/golden.safetensors" ] || continue
+    [ -f "$dir/golden.safetensors" ] && [ "$(is_drafter "$dir")" = yes ] || continue
+    why=$(llama_drafter_unsupported "$dir")
+    if [ -n "$why" ]; then draft_rows+="| $name | | | not run: $why | | | | |"$'\n'; continue; fi
     read -r target ordered < <(drafter_info "$dir")
     [ -f "$root/golden/$target/golden.safetensors" ] || continue
     "$build/gemma4-quantize" "$root/golden/$target" "$tmp/$target.draft-target.gguf" --type f32 -q >/dev/null

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# llama.cpp loads our GGUF files: converts every golden target case (golden/*/ except assistant*) to an
+# llama.cpp loads our GGUF files: converts every golden target case (golden/*/ whose model_type is not a drafter's) to an
 # F32 GGUF with gemma4-quantize, loads it with llama.cpp built from source (scripts/setup-reference.sh, or
 # $LLAMA_CPP_DIR), through its C API (llama_golden.cpp), greedy-decodes each golden prompt and checks the
-# tokens equal the golden's; then, for each drafter golden (golden/assistant*/) whose logits llama.cpp
+# tokens equal the golden's; then, for each drafter golden (model_type gemma4_assistant, gemma4_unified_assistant) whose logits llama.cpp
 # computes as Hugging Face does, llama.cpp's first drafting round (llama_draft.cpp) equals the golden's.
 # F32 KV cache and a full sliding-window cache: with llama.cpp's default F16 cache, MoE routing on the
 # tiny models flips and the continuation diverges (see tests/llamacpp/README.md).
@@ -23,7 +23,7 @@ trap 'rm -rf "$tmp"' EXIT
 status=0 cases=0
 for dir in "$root"/golden/*/; do
   name="$(basename "$dir")"
-  case "$name" in assistant*) continue ;; esac
+  [ "$(is_drafter "$dir")" = no ] || continue  # drafters below; golden/train/ is no case
   [ -f "$dir/golden.safetensors" ] || continue
   why=$(llama_unsupported "$dir")
   if [ -n "$why" ]; then echo "not checked: $name ($why)"; continue; fi
@@ -35,9 +35,11 @@ done
 # The drafters whose logits llama.cpp computes as Hugging Face does (dense, not use_ordered_embeddings):
 # llama.cpp's first drafting round must equal the golden's draft (or its swa_causal one, llama.cpp's mask).
 if build_llama_draft "$root" "$build/llamacpp"; then
-  for dir in "$root"/golden/assistant*/; do
-    [ -f "$dir/golden.safetensors" ] || continue
+  for dir in "$root"/golden/*/; do
+    [ -f "$dir/golden.safetensors" ] && [ "$(is_drafter "$dir")" = yes ] || continue
     name="$(basename "$dir")"
+    why=$(llama_drafter_unsupported "$dir")
+    if [ -n "$why" ]; then echo "not checked: $name ($why)"; continue; fi
     read -r target ordered < <(drafter_info "$dir")
     if [ "$ordered" = True ]; then
       echo "not checked: $name (use_ordered_embeddings: llama.cpp computes dense logits, see golden/REPORT.md)"
