@@ -2,7 +2,8 @@
 # Quantization judged on trained models: Q8_0 and Q4_0 GGUFs of trained_e2b and trained_moe made by
 # gemma4-quantize, their perplexity and KL divergence / top-1 agreement against the F32 run on the validation
 # text (gemma4-eval ppl --save-base / --kl-base), and, where llama.cpp's llama-perplexity is built, the same
-# GGUFs through llama.cpp with its own KL against its run of the F32 GGUF.
+# GGUFs through llama.cpp: its KL against our F32 base file (the base file is llama.cpp's --kl-divergence-base
+# layout, so llama-perplexity reads ours) and against its own run of the F32 GGUF.
 #
 #   golden/train/quant_eval.sh [OUTDIR]      (default /tmp/gemma4-quant; needs build/gemma4-quantize, gemma4-eval)
 #
@@ -25,6 +26,12 @@ for case in e2b moe; do
     ./build/gemma4-eval ppl -m "$out/$case-$type.gguf" -f "$valid" -t "$threads" --kl-base "$out/$case.base" 2>/dev/null | tail -2
   done
   if [ -x "$llama" ]; then
+    for type in q8_0 q4_0; do
+      "$llama" -m "$out/$case-$type.gguf" -t "$threads" --kl-divergence-base "$out/$case.base" --kl-divergence \
+        > "$out/$case-$type.llama-on-ours.log" 2>&1 || { echo "llama-perplexity failed: $out/$case-$type.llama-on-ours.log"; continue; }
+      echo "-- llama.cpp $type, KL against our F32 base file:"
+      grep -E "^(Mean PPL|Mean    KLD|Mean KLD|Same top p)" "$out/$case-$type.llama-on-ours.log" || tail -5 "$out/$case-$type.llama-on-ours.log"
+    done
     echo "== trained_$case through llama.cpp (llama-perplexity, ctx 512; KL against its own F32 run)"
     "$llama" -m "$out/$case-f32.gguf" -f "$valid" -c 512 -t "$threads" --kl-divergence-base "$out/$case.llama-base" \
       > "$out/$case-f32.llama.log" 2>&1 || { echo "llama-perplexity failed: $out/$case-f32.llama.log"; continue; }
