@@ -70,7 +70,7 @@ int Tokenize(const Tokenizer& tok, const std::string& text, bool have_text, cons
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-run", [&] {
     std::string model_path, prompt, prompt_file, prompt_ids, tokenizer_path, system, jsonl, simd, chat_template = "auto",
-        draft_path;
+        draft_path, numerics;
     long n_predict = -2, threads = 0, ctx_size = 0, batch = 256, top_k = 0, seed = -1, draft_max = 3;
     double temp = 0.0, top_p = 1.0, min_p = 0.0, repeat_penalty = 1.0;
     bool think = false, interactive = false, print_ids = false, tokenize = false, raw = false;
@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
         .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar (default: best available)")
         .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint (-assistant): speculative decoding, same output")
         .option("--draft-max", "N", &draft_max, "tokens per draft with --draft (default 3)");
+    tools::AddNumericsOption(args, &numerics, "fast");
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-run --help)");
     const bool have_text = !prompt.empty() || !prompt_file.empty();
     if (!prompt.empty() && !prompt_file.empty()) throw Error("give the prompt with -p or -f, not both");
@@ -117,7 +118,7 @@ int main(int argc, char** argv) {
       return Tokenize(*tok, prompt, have_text, jsonl);
     }
 
-    tools::ConfigureOps(threads, simd);
+    tools::ConfigureOps(threads, simd, numerics);
     const auto t_load = std::chrono::steady_clock::now();
     auto lm = tools::LoadModel(model_path);
     auto tok = tools::LoadTokenizerFor(model_path, tokenizer_path);
@@ -204,10 +205,10 @@ int main(int argc, char** argv) {
       std::printf("\n");
       std::fflush(stdout);
       std::fprintf(stderr,
-                   "%smodel %s | SIMD %s, %zu threads | load %.2f s | prompt %zu tokens, %.1f tok/s | "
+                   "%smodel %s | SIMD %s, %zu threads | numerics %s | load %.2f s | prompt %zu tokens, %.1f tok/s | "
                    "generated %zu tokens, %.1f tok/s\n",
                    r.interrupted ? "[interrupted] " : "", model_name.c_str(), ops::TargetName(),
-                   ops::Pool().NumThreads(), load_s, r.prompt_tokens, double(r.prompt_tokens) / r.prompt_seconds,
+                   ops::Pool().NumThreads(), tools::NumericsInUse(*lm), load_s, r.prompt_tokens, double(r.prompt_tokens) / r.prompt_seconds,
                    r.generated, r.generated ? double(r.generated) / r.generate_seconds : 0.0);
       if (drafter)
         std::fprintf(stderr,
