@@ -91,9 +91,19 @@ GEMMA4_OPS_VNNI_TARGET static inline __m512 VnniTwo(float a, float c) {
 // Weight blocks b, b+1 of a row as 64 unsigned bytes u = w + o (see above), their 16 per-lane scales ds
 // (lane 8h + i: group i of block b + h) and, for Q4_K/Q5_K, the per-lane −m. `pair` false: block b + 1 does
 // not exist (an odd count, Q8_0/Q4_0 only) and reads as zeros.
+// Q4_K/Q5_K: the 8 sub-block scales d·sc[s] and −(dmin·m[s]) of the super-block at p, once per super-block.
+GEMMA4_OPS_VNNI_TARGET static inline void VnniSuperBlockScales(const uint8_t* p, __m256* d1, __m256* neg_m1) {
+  alignas(16) uint8_t sc[16] = {}, m[16] = {};
+  for (int s = 0; s < 8; ++s) KScaleMin(p + 4, s, &sc[s], &m[s]);
+  const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(sc))));
+  const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(m))));
+  *d1 = _mm256_mul_ps(_mm256_set1_ps(VnniF16(p)), scf);
+  *neg_m1 = _mm256_xor_ps(_mm256_mul_ps(_mm256_set1_ps(VnniF16(p + 2)), mf), _mm256_set1_ps(-0.0f));
+}
+
 template <DType kType>
 GEMMA4_OPS_VNNI_TARGET static inline void VnniUnpack(const uint8_t* row, size_t b, bool pair, __m512i* u, __m512* ds,
-                                                      __m512* neg_m) {
+                                                      __m512* neg_m, __m256 sb_d1, __m256 sb_neg_m1) {
   const __m256i nibble = _mm256_set1_epi8(0xF);
   if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0) {
     constexpr size_t kBlockBytes = kType == DType::Q4_0 ? 18 : 34;
@@ -118,12 +128,10 @@ GEMMA4_OPS_VNNI_TARGET static inline void VnniUnpack(const uint8_t* row, size_t 
     // Blocks b = 2c, 2c + 1 of a super-block are chunk c: the low and the high nibbles of qs[32c .. 32c + 31].
     const uint8_t* p = row + b / 8 * (kType == DType::Q5_K ? 176 : 144);
     const int s = int(b % 8), c = s / 2;
-    uint8_t sc0, m0, sc1, m1;
-    KScaleMin(p + 4, s, &sc0, &m0);
-    KScaleMin(p + 4, s + 1, &sc1, &m1);
-    const float d = VnniF16(p), dmin = VnniF16(p + 2);
-    *ds = VnniTwo(d * float(sc0), d * float(sc1));
-    *neg_m = VnniTwo(-(dmin * float(m0)), -(dmin * float(m1)));
+    const __m512i lanes = _mm512_add_epi32(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                                           _mm512_set1_epi32(s));  // [s × 8, s+1 × 8]
+    *ds = _mm512_permutexvar_ps(lanes, _mm512_castps256_ps512(sb_d1));
+    *neg_m = _mm512_permutexvar_ps(lanes, _mm512_castps256_ps512(sb_neg_m1));
     const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + (kType == DType::Q5_K ? 48 : 16) + 32 * c));
     __m256i lo = _mm256_and_si256(raw, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nibble);
     if constexpr (kType == DType::Q5_K) {
@@ -169,6 +177,8 @@ GEMMA4_OPS_VNNI_TARGET static inline void VnniTile(const FastActs& a, size_t t0,
   __m512 acc[kX][kW];
   for (size_t i = 0; i < kX; ++i)
     for (size_t j = 0; j < kW; ++j) acc[i][j] = _mm512_setzero_ps();
+  __m256 sb_d1[kW], sb_neg_m1[kW];  // Q4_K/Q5_K: the current super-block's 8 scales and −mins per row
+  for (size_t j = 0; j < kW; ++j) sb_d1[j] = sb_neg_m1[j] = _mm256_setzero_ps();
   for (size_t b = 0; b < nb; b += 2) {
     const bool pair = b + 1 < nb;
     __m512i u[kW];
@@ -176,9 +186,12 @@ GEMMA4_OPS_VNNI_TARGET static inline void VnniTile(const FastActs& a, size_t t0,
     for (size_t j = 0; j < kW; ++j) {
       neg_m[j] = _mm512_setzero_ps();
       const uint8_t* row = w + (n0 + j) * row_bytes;
-      if (j == 0 && b % 8 == 0)  // a few hundred bytes ahead
-        _mm_prefetch(reinterpret_cast<const char*>(row + std::min(row_bytes - 1, (b + 16) * row_bytes / nb)), _MM_HINT_T0);
-      VnniUnpack<kType>(row, b, pair, &u[j], &ds[j], &neg_m[j]);
+      // Every row of the tile is its own stream, and a mapped file has 4 KiB pages, where the hardware
+      // prefetcher stops: ask for each row's bytes ~16 blocks ahead (one cache line per pair of blocks).
+      _mm_prefetch(reinterpret_cast<const char*>(row + std::min(row_bytes - 1, (b + 16) * row_bytes / nb)), _MM_HINT_T0);
+      if constexpr (kMin)
+        if (b % 8 == 0) VnniSuperBlockScales(row + b / 8 * (kType == DType::Q5_K ? 176 : 144), &sb_d1[j], &sb_neg_m1[j]);
+      VnniUnpack<kType>(row, b, pair, &u[j], &ds[j], &neg_m[j], sb_d1[j], sb_neg_m1[j]);
     }
     for (size_t i = 0; i < kX; ++i) {
       const __m512i xq = _mm512_loadu_si512(a.Q(t0 + i, b));
