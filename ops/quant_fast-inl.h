@@ -93,10 +93,17 @@ GEMMA4_OPS_VNNI_TARGET static inline __m512 VnniTwo(float a, float c) {
 // not exist (an odd count, Q8_0/Q4_0 only) and reads as zeros.
 // Q4_K/Q5_K: the 8 sub-block scales d·sc[s] and −(dmin·m[s]) of the super-block at p, once per super-block.
 GEMMA4_OPS_VNNI_TARGET static inline void VnniSuperBlockScales(const uint8_t* p, __m256* d1, __m256* neg_m1) {
-  alignas(16) uint8_t sc[16] = {}, m[16] = {};
-  for (int s = 0; s < 8; ++s) KScaleMin(p + 4, s, &sc[s], &m[s]);
-  const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(sc))));
-  const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(m))));
+  // KScaleMin for all 8 sub-blocks at once, a byte per sub-block in 32-bit words: with a, b, c the packed
+  // bytes 0-3, 4-7, 8-11, sc[0..3] = a & 63, m[0..3] = b & 63, and for 4..7 the low nibbles (sc) or high
+  // nibbles (m) of c with the top 2 bits of a (sc) or b (m) above them: (x >> 6) << 4 = (x >> 2) & 0x30.
+  uint32_t a, b, c;
+  std::memcpy(&a, p + 4, 4);
+  std::memcpy(&b, p + 8, 4);
+  std::memcpy(&c, p + 12, 4);
+  const uint64_t sc = uint64_t(a & 0x3F3F3F3Fu) | uint64_t((c & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)) << 32;
+  const uint64_t m = uint64_t(b & 0x3F3F3F3Fu) | uint64_t(((c >> 4) & 0x0F0F0F0Fu) | ((b >> 2) & 0x30303030u)) << 32;
+  const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(sc))));
+  const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(m))));
   *d1 = _mm256_mul_ps(_mm256_set1_ps(VnniF16(p)), scf);
   *neg_m1 = _mm256_xor_ps(_mm256_mul_ps(_mm256_set1_ps(VnniF16(p + 2)), mf), _mm256_set1_ps(-0.0f));
 }
