@@ -10,8 +10,8 @@
 //
 // Block types (llama.cpp's GGML quantizations, read from GGUF files): a row of n elements is n / BlockSize
 // blocks of BlockBytes each, so they have no per-element size (DTypeSize is 0) and a row's length must be a
-// multiple of the block size. Q8_0 and Q4_0 are computed with directly (MatMul, ToF32); the K-quants
-// Q4_K, Q5_K and Q6_K are only dequantized (ToF32). Layouts and formulas: ops/quant_scalar.h.
+// multiple of the block size. All of them (Q8_0, Q4_0 and the K-quants Q4_K, Q5_K, Q6_K) are read in place
+// by MatMul and ToF32. Layouts and formulas: ops/quant_scalar.h.
 #ifndef GEMMA4_OPS_DTYPE_H_
 #define GEMMA4_OPS_DTYPE_H_
 
@@ -92,10 +92,9 @@ inline size_t RowBytes(DType t, size_t n) {
   return n / block * BlockBytes(t);
 }
 
-// Can a matrix of this dtype be a Linear weight (read by MatMul) or an embedding table? The K-quants are not:
-// they are widened when loaded.
+// Can a matrix of this dtype be a Linear weight (read in place by MatMul) or an embedding table?
 inline bool IsWeightDType(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::Q8_0 || t == DType::Q4_0;
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || IsBlockType(t);
 }
 
 inline float F32FromBits(uint32_t bits) {

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ops/numerics.h" // exact or fast (process-wide, like the thread count)
 #include "ops/scalar.h"   // every ops/*_scalar.h (plain C++), plus DType and KVBlock
 #include "ops/threads.h"  // the shared thread pool
 
@@ -29,6 +30,7 @@
 #include "ops/matmul-inl.h"
 #include "ops/norm-inl.h"
 #include "ops/quant-inl.h"
+#include "ops/quant_fast-inl.h"
 #include "ops/rope-inl.h"
 
 // Include guard for this file's own per-target code (a second #include of ops/ops.h compiles nothing).
@@ -60,6 +62,14 @@ HWY_EXPORT(MatMulBF16);
 HWY_EXPORT(MatMulF16);
 HWY_EXPORT(MatMulQ8_0);
 HWY_EXPORT(MatMulQ4_0);
+HWY_EXPORT(MatMulQ4_K);
+HWY_EXPORT(MatMulQ5_K);
+HWY_EXPORT(MatMulQ6_K);
+HWY_EXPORT(MatMulQ8_0Fast);
+HWY_EXPORT(MatMulQ4_0Fast);
+HWY_EXPORT(MatMulQ4_KFast);
+HWY_EXPORT(MatMulQ5_KFast);
+HWY_EXPORT(MatMulQ6_KFast);
 HWY_EXPORT(ToF32FromF32);
 HWY_EXPORT(ToF32FromBF16);
 HWY_EXPORT(ToF32FromF16);
@@ -83,9 +93,22 @@ HWY_EXPORT(TargetNameHere);
 static inline const char* TargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameHere)(); }
 
 // out[T,N] = x[T,K] · w[N,K]ᵀ, w read in place in its stored dtype (HF nn.Linear, bias=False): F32, BF16, F16,
-// or llama.cpp's Q8_0 / Q4_0 blocks (K a multiple of 32, else std::invalid_argument).
-static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DType wtype, size_t N, float* out) {
+// or llama.cpp's Q8_0 / Q4_0 blocks (K a multiple of 32, else std::invalid_argument) or Q4_K / Q5_K / Q6_K
+// super-blocks (K a multiple of 256), in the given numerics
+// (ops/numerics.h; MatMul without it uses the process-wide GetNumerics()). `fast` changes only block types.
+static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DType wtype, size_t N, float* out,
+                          Numerics numerics) {
   const auto* bytes = static_cast<const uint8_t*>(w);
+  if (numerics == Numerics::kFast && HasFastMatMul(wtype)) {
+    RowBytes(wtype, K);  // throws unless K is a whole number of blocks
+    switch (wtype) {
+      case DType::Q8_0: return HWY_DYNAMIC_DISPATCH(MatMulQ8_0Fast)(x, T, K, bytes, N, out);
+      case DType::Q4_0: return HWY_DYNAMIC_DISPATCH(MatMulQ4_0Fast)(x, T, K, bytes, N, out);
+      case DType::Q4_K: return HWY_DYNAMIC_DISPATCH(MatMulQ4_KFast)(x, T, K, bytes, N, out);
+      case DType::Q5_K: return HWY_DYNAMIC_DISPATCH(MatMulQ5_KFast)(x, T, K, bytes, N, out);
+      default: return HWY_DYNAMIC_DISPATCH(MatMulQ6_KFast)(x, T, K, bytes, N, out);
+    }
+  }
   switch (wtype) {
     case DType::F32: return HWY_DYNAMIC_DISPATCH(MatMulF32)(x, T, K, static_cast<const float*>(w), N, out);
     case DType::BF16: return HWY_DYNAMIC_DISPATCH(MatMulBF16)(x, T, K, static_cast<const uint16_t*>(w), N, out);
@@ -94,8 +117,14 @@ static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DTy
       return HWY_DYNAMIC_DISPATCH(MatMulQ8_0)(x, T, K, bytes, N, out);
     case DType::Q4_0: RowBytes(wtype, K);
       return HWY_DYNAMIC_DISPATCH(MatMulQ4_0)(x, T, K, bytes, N, out);
+    case DType::Q4_K: RowBytes(wtype, K); return HWY_DYNAMIC_DISPATCH(MatMulQ4_K)(x, T, K, bytes, N, out);
+    case DType::Q5_K: RowBytes(wtype, K); return HWY_DYNAMIC_DISPATCH(MatMulQ5_K)(x, T, K, bytes, N, out);
+    case DType::Q6_K: RowBytes(wtype, K); return HWY_DYNAMIC_DISPATCH(MatMulQ6_K)(x, T, K, bytes, N, out);
     default: throw std::invalid_argument(std::string("MatMul: unsupported weight dtype ") + DTypeName(wtype));
   }
+}
+static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DType wtype, size_t N, float* out) {
+  MatMul(x, T, K, w, wtype, N, out, GetNumerics());
 }
 
 // dst[i] = f32(src[i]) · scale for a row of n stored elements (embedding lookups, norm weights, widening

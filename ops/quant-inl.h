@@ -114,6 +114,87 @@ struct WeightRows<BlockQ4_0> {
   float Element(size_t n, size_t k) const { return scalar::QuantElementToF32(w + n * RowBytes(DType::Q4_0, K), DType::Q4_0, k); }
 };
 
+// K-quants, read in place for MatMul: a step is one 256-weight super-block; the cursor unpacks its sub-block
+// scales (and mins) once, and Load widens Lanes weights at a time with the formulas of ops/quant_scalar.h.
+// A vector (at most 16 lanes on x86) never straddles a Q6_K scale (16 weights) or a Q4_K/Q5_K sub-block
+// (32). The products d·sc·q are exact in f32, so the weights equal llama.cpp's dequantized floats and a
+// K-quant MatMul is bit-identical to the f32 MatMul of the dequantized matrix, as for Q8_0/Q4_0.
+
+// Q4_K (kHighBit false) and Q5_K (true): sub-block s = v/32 of chunk v/64 takes nibble s%2 of qs[32·(v/64) + v%32]
+// (+ 16 · bit s of qh[v%32] for Q5_K); w = (d·sc[s])·q − dmin·m[s].
+template <bool kHighBit>
+struct KQuant45Rows {
+  const uint8_t* HWY_RESTRICT w;
+  size_t K;
+  static constexpr size_t kBlockBytes = kHighBit ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
+  template <class DF>
+  static size_t Step(DF) { return 256; }
+  struct Cursor { const uint8_t* qs; const uint8_t* qh; float d1[8], m1[8]; };
+  Cursor At(size_t n, size_t k) const {
+    const uint8_t* b = w + (n * (K / 256) + k / 256) * kBlockBytes;
+    Cursor c;
+    c.qh = b + 16;
+    c.qs = b + (kHighBit ? 48 : 16);
+    const float d = BlockScale(b), dmin = BlockScale(b + 2);
+    for (int s = 0; s < 8; ++s) {
+      uint8_t sc, m;
+      KScaleMin(b + 4, s, &sc, &m);
+      c.d1[s] = d * float(sc);
+      c.m1[s] = dmin * float(m);
+    }
+    return c;
+  }
+  template <class DF>
+  static hn::Vec<DF> Load(DF df, const Cursor& c, size_t v) {
+    const hn::Rebind<uint8_t, DF> du8;
+    const hn::Rebind<int32_t, DF> di32;
+    const size_t s = v / 32, l = v % 32;
+    const auto bytes = hn::PromoteTo(di32, hn::LoadU(du8, c.qs + 32 * (v / 64) + l));
+    auto q = hn::And(s % 2 ? hn::ShiftRight<4>(bytes) : bytes, hn::Set(di32, 0xF));
+    if (kHighBit) {
+      const auto high = hn::PromoteTo(di32, hn::LoadU(du8, c.qh + l));
+      q = hn::Or(q, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(high, int(s)), hn::Set(di32, 1))));
+    }
+    return hn::Sub(hn::Mul(hn::Set(df, c.d1[s]), hn::ConvertTo(df, q)), hn::Set(df, c.m1[s]));
+  }
+  float Element(size_t n, size_t k) const {
+    return scalar::QuantElementToF32(w + n * RowBytes(kHighBit ? DType::Q5_K : DType::Q4_K, K),
+                                     kHighBit ? DType::Q5_K : DType::Q4_K, k);
+  }
+};
+template <> struct WeightRows<BlockQ4_K> : KQuant45Rows<false> {};
+template <> struct WeightRows<BlockQ5_K> : KQuant45Rows<true> {};
+
+// Q6_K: weight v = 128h + 32r + l has q = (nibble r/2 of ql[64h + 32·(r%2) + l]) | (bits 2r.. of qh[32h + l]) << 4,
+// w = (d·sc[v/16])·(q − 32).
+template <>
+struct WeightRows<BlockQ6_K> {
+  const uint8_t* HWY_RESTRICT w;
+  size_t K;
+  template <class DF>
+  static size_t Step(DF) { return 256; }
+  struct Cursor { const uint8_t* b; float ds[16]; };
+  Cursor At(size_t n, size_t k) const {
+    Cursor c;
+    c.b = w + (n * (K / 256) + k / 256) * sizeof(BlockQ6_K);
+    const float d = BlockScale(c.b + 208);
+    for (int i = 0; i < 16; ++i) c.ds[i] = d * float(reinterpret_cast<const int8_t*>(c.b + 192)[i]);
+    return c;
+  }
+  template <class DF>
+  static hn::Vec<DF> Load(DF df, const Cursor& c, size_t v) {
+    const hn::Rebind<uint8_t, DF> du8;
+    const hn::Rebind<int32_t, DF> di32;
+    const size_t h = v / 128, r = (v % 128) / 32, l = v % 32;
+    const auto lo = hn::PromoteTo(di32, hn::LoadU(du8, c.b + 64 * h + 32 * (r % 2) + l));
+    const auto hi = hn::PromoteTo(di32, hn::LoadU(du8, c.b + 128 + 32 * h + l));
+    const auto q = hn::Or(hn::And(r < 2 ? lo : hn::ShiftRight<4>(lo), hn::Set(di32, 0xF)),
+                          hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(hi, int(2 * r)), hn::Set(di32, 3))));
+    return hn::Mul(hn::Set(df, c.ds[v / 16]), hn::ConvertTo(df, hn::Sub(q, hn::Set(di32, 32))));
+  }
+  float Element(size_t n, size_t k) const { return scalar::QuantElementToF32(w + n * RowBytes(DType::Q6_K, K), DType::Q6_K, k); }
+};
+
 // dst[i] = dequantize(row)[i] · scale for a row of n weights (n a multiple of 32), block by block.
 template <typename BT>
 HWY_INLINE void BlocksToF32(const uint8_t* HWY_RESTRICT src, size_t n, float scale, float* HWY_RESTRICT dst) {
@@ -212,6 +293,18 @@ static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ8_0(const float* x, size_t T, s
 static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ4_0(const float* x, size_t T, size_t K, const uint8_t* w, size_t N,
                                                      float* out) {
   MatMulRows(x, T, K, WeightRows<BlockQ4_0>{w, K}, N, out);
+}
+static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ4_K(const float* x, size_t T, size_t K, const uint8_t* w, size_t N,
+                                                     float* out) {
+  MatMulRows(x, T, K, WeightRows<BlockQ4_K>{{w, K}}, N, out);
+}
+static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ5_K(const float* x, size_t T, size_t K, const uint8_t* w, size_t N,
+                                                     float* out) {
+  MatMulRows(x, T, K, WeightRows<BlockQ5_K>{{w, K}}, N, out);
+}
+static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ6_K(const float* x, size_t T, size_t K, const uint8_t* w, size_t N,
+                                                     float* out) {
+  MatMulRows(x, T, K, WeightRows<BlockQ6_K>{w, K}, N, out);
 }
 static HWY_NOINLINE HWY_MAYBE_UNUSED void ToF32FromQ8_0(const uint8_t* src, size_t n, float scale, float* dst) {
   BlocksToF32<BlockQ8_0>(src, n, scale, dst);

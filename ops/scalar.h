@@ -9,6 +9,7 @@
 #include "ops/dtype.h"
 #include "ops/matmul_scalar.h"
 #include "ops/norm_scalar.h"
+#include "ops/quant_fast_scalar.h"
 #include "ops/quant_scalar.h"
 #include "ops/rope_scalar.h"
 

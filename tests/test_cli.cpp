@@ -657,7 +657,45 @@ TEST_CASE("gemma4-bench --verify-cost prints k = 1..8, as a table or JSON", "[cl
   CHECK(j["verify"][7]["k"] == 8);
   CHECK(j["decode_ms"].get<double>() > 0);
   CHECK(j["verify"][0]["relative"].get<double>() > 0);
-  CHECK(Run(kBench + " --json").status != 0);
+}
+
+TEST_CASE("gemma4-bench --json prints one line with the speeds, memory, bandwidth and numerics", "[cli][numerics]") {
+  const Result r = Run(kBench + " --json -p 8 -n 4 -r 1 -t 1");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK(Lines(r.out) == 1);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  for (const char* key : {"prefill_tps", "decode_tps", "peak_rss_mb", "weight_bytes_per_token", "bandwidth_gbps",
+                          "bandwidth_fraction"})
+    CHECK(j.at(key).get<double>() > 0);
+  // The embedded model is f32/bf16: fast (bench's default) has nothing to change, and says so.
+  CHECK(j.at("numerics") == "exact (fast: no Q8_0/Q4_0 matrices)");
+}
+
+TEST_CASE("--numerics: every tool takes exact|fast, says which it used, and refuses anything else", "[cli][numerics]") {
+  const std::string gguf = TempPath("numerics.q8_0.gguf");
+  struct Remove { std::string p; ~Remove() { std::remove(p.c_str()); } } remove{gguf};
+  REQUIRE(Run(kQuantize + " " + kGolden + "/e2b_like " + gguf + " --type q8_0 -q").status == 0);
+  Result r = Run(kRun + " -m " + gguf + " --prompt-ids 2,5,9 -n 3 -t 1");  // default: fast
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("numerics fast |"));
+  r = Run(kRun + " -m " + gguf + " --prompt-ids 2,5,9 -n 3 -t 1 --numerics exact");
+  CHECK_THAT(r.out, Catch::Contains("numerics exact |"));
+  // gemma4-eval golden is exact by default (bit-identical to the f32 model of the dequantized weights);
+  // --tier judges a quantized model or fast numerics statistically.
+  r = Run(kEval + " golden --model " + gguf + " --golden " + kGolden + "/e2b_like/golden.safetensors --numerics fast --tier q8");
+  CHECK_THAT(LastLine(r.out), Catch::Contains("[tier q8, numerics fast]"));
+  r = Run(kEval + " golden --model " + kGolden + "/e2b_like --tier q8");
+  CHECK(r.status == 0);
+  CHECK_THAT(LastLine(r.out), Catch::StartsWith("PASS [tier q8, numerics exact]"));
+  for (const std::string& cmd : {kRun + " --numerics quick -n 1", kBench + " --numerics quick", kEval + " golden --model " + kGolden + "/e2b_like --numerics quick",
+                                 kEval + " ppl --numerics quick --ids-file x", kEval + " golden --model " + kGolden + "/e2b_like --tier q9"}) {
+    r = Run(cmd);
+    INFO(cmd << " → " << r.out);
+    CHECK(r.status != 0);
+    CHECK(Lines(r.out) == 1);
+  }
 }
 
 TEST_CASE("gemma4-quantize writes a GGUF that gemma4-eval golden and gemma4-run accept", "[cli][gguf]") {

@@ -1,7 +1,7 @@
 // GGUF in and out: the reader and writer round-trip every metadata type; every corrupt-file class is an
 // Error naming the key or tensor (never a crash); every golden case converted to GGUF F32 passes the
 // golden check with logits bit-identical to the safetensors run; the drafter's names map; Q8_0 / Q4_0
-// conversions are scored against the goldens; K-quants are widened on load (the PLE table row by row).
+// conversions are scored against the goldens; K-quants are read in place like Q8_0/Q4_0.
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
 
 #include <cmath>
@@ -478,9 +478,10 @@ TEST_CASE("gguf: tokenizer metadata is written for llama.cpp and read back", "[g
   CHECK(u.chat_template == "{{ bos_token }}");
 }
 
-TEST_CASE("gguf: K-quant weights are widened on load; the PLE table stays mapped and is read per row", "[gguf][quant]") {
+TEST_CASE("gguf: K-quant weights are read in place and compute the f32 model of their dequantization", "[gguf][quant]") {
   // A one-layer model with 256-wide rows (one K-quant block), written with every matrix as Q4_K, Q5_K or
-  // Q6_K blocks of random bits (valid f16 scales): what the loader yields must be llama.cpp's dequantization.
+  // Q6_K blocks of random bits (valid f16 scales): the loader maps them as they are, and the model equals,
+  // bit for bit, the f32 model of llama.cpp's dequantization of them.
   nlohmann::json config = {{"model_type", "gemma4_text"}, {"vocab_size", 8}, {"hidden_size", 256},
                            {"intermediate_size", 256}, {"num_hidden_layers", 1}, {"num_attention_heads", 1},
                            {"num_key_value_heads", 1}, {"head_dim", 256}, {"global_head_dim", 256},
@@ -512,14 +513,22 @@ TEST_CASE("gguf: K-quant weights are widened on load; the PLE table stays mapped
     REQUIRE(g.find_tensor("blk.0.attn_q.weight")->type == type);
     auto lm = Gemma4ForCausalLM::from_pretrained(path);
     const Tensor& q = lm->model.layers[0].self_attn.q_proj.weight.tensor;
-    CHECK(q.dtype == DType::F32);  // widened
-    std::vector<float> want(256 * 256);
     DType dt;
     REQUIRE(DTypeFromGgml(type, &dt));
-    for (size_t r = 0; r < 256; ++r)
-      ops::scalar::DequantizeRow(g.find_tensor("blk.0.attn_q.weight")->data + r * ops::RowBytes(dt, 256), dt, 256,
-                                 want.data() + r * 256);
-    CHECK(std::memcmp(q.data, want.data(), want.size() * 4) == 0);
+    CHECK(q.dtype == dt);  // in place, never widened
+    REQUIRE(q.nbytes == g.find_tensor("blk.0.attn_q.weight")->nbytes);  // the file's bytes, as they are
+    CHECK(std::memcmp(q.data, g.find_tensor("blk.0.attn_q.weight")->data, q.nbytes) == 0);
+    Checkpoint widened = LoadCheckpoint(path);
+    for (auto& [n, t] : widened.tensors) {
+      auto buf = std::make_shared<std::vector<float>>(AsF32(t));
+      t.dtype = DType::F32;
+      t.data = buf->data();
+      t.nbytes = buf->size() * 4;
+      widened.owners.push_back(buf);
+    }
+    auto reference = Gemma4ForCausalLM::from_checkpoint(std::move(widened));
+    const std::vector<float> ours = Logits(*lm, {2, 5, 7}), ref = Logits(*reference, {2, 5, 7});
+    CHECK(std::memcmp(ours.data(), ref.data(), ours.size() * 4) == 0);
     const Tensor& ple = lm->model.embed_tokens_per_layer.weight.tensor;
     CHECK(ple.dtype == dt);  // in place, never widened whole
     CHECK(ple.nbytes == g.find_tensor("per_layer_token_embd.weight")->nbytes);

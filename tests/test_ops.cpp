@@ -205,8 +205,11 @@ TEST_CASE("block-type MatMul and ToF32 reject what they cannot do, naming the ty
   const std::vector<uint8_t> w = Quantized(DType::Q8_0, 2, 64, 1, 1.0f);
   std::vector<float> x(64, 1.0f), out(4);
   CHECK_THROWS_WITH(ops::MatMul(x.data(), 1, 48, w.data(), DType::Q8_0, 2, out.data()), Catch::Contains("Q8_0"));
-  CHECK_THROWS_WITH(ops::MatMul(x.data(), 1, 256, w.data(), DType::Q4_K, 1, out.data()),
-                    Catch::Contains("unsupported weight dtype Q4_K"));
+  CHECK_THROWS_WITH(ops::MatMul(x.data(), 1, 128, w.data(), DType::Q4_K, 1, out.data()),
+                    Catch::Contains("Q4_K needs a multiple of 256"));
+  CHECK_THROWS_WITH(ops::MatMul(x.data(), 1, 48, w.data(), DType::Q4_0, 1, out.data(), ops::Numerics::kFast),
+                    Catch::Contains("Q4_0"));
+  CHECK_THROWS_WITH(ops::MatMul(x.data(), 1, 64, w.data(), DType::I8, 1, out.data()), Catch::Contains("I8"));
   CHECK_THROWS_WITH(ops::ToF32(w.data(), DType::Q4_0, 40, 1.0f, x.data()), Catch::Contains("Q4_0"));
   CHECK_THROWS_WITH(ops::ToF32(w.data(), DType::Q6_K, 64, 1.0f, x.data()), Catch::Contains("Q6_K"));
 }

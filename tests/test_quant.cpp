@@ -70,7 +70,7 @@ TEST_CASE("block types: sizes, names and row lengths", "[quant]") {
   CHECK_FALSE(ops::IsBlockType(DType::F16));
   CHECK(std::string(ops::DTypeName(DType::Q4_K)) == "Q4_K");
   CHECK(ops::IsWeightDType(DType::Q4_0));
-  CHECK_FALSE(ops::IsWeightDType(DType::Q6_K));  // K-quants are widened on load, not multiplied
+  CHECK(ops::IsWeightDType(DType::Q6_K));  // K-quants too are multiplied in place
   // An E2B row of 1536 weights: 48 blocks of Q8_0 (1632 bytes), 6 super-blocks of Q6_K.
   CHECK(ops::RowBytes(DType::Q8_0, 1536) == 48 * 34);
   CHECK(ops::RowBytes(DType::Q4_0, 1536) == 48 * 18);

@@ -18,6 +18,7 @@
 #include "gemma4/gemma4.h"
 #include "gemma4/text/tokenizer_gguf.h"
 #include "gemma4/text/tokenizer_json.h"
+#include "tools/args.h"
 #include "tools/progress.h"
 
 // tools/embedded_model.cpp, generated at build time from golden/e2b_like.
@@ -190,8 +191,33 @@ inline double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-// Applies -t (0 = all cores) and --simd (a target to cap at: "avx3", "avx2", "scalar"...).
-inline void ConfigureOps(long threads, const std::string& simd) {
+// --numerics, the same flag in every tool (ops/numerics.h). `tool_default` is what the tool uses without it:
+// "exact" (the reference: golden checks, dumps, perplexity) or "fast" (gemma4-run and gemma4-bench, as a
+// user of a quantized model expects; it changes only Q8_0/Q4_0 weights).
+inline ArgParser& AddNumericsOption(ArgParser& args, std::string* numerics, const std::string& tool_default) {
+  *numerics = tool_default;
+  return args.option("--numerics", "MODE", numerics,
+                     "exact (f32 activations, the reference) or fast (int8 activations and integer dot products on "
+                     "Q8_0/Q4_0 weights); default " + tool_default);
+}
+
+// What a model's matrices are computed with under the current mode: "fast" only where fast applies.
+inline const char* NumericsInUse(const Gemma4ForCausalLM& lm) {
+  if (ops::GetNumerics() != ops::Numerics::kFast) return "exact";
+  for (const auto& layer : lm.model.layers)
+    if (ops::HasFastMatMul(layer.self_attn.q_proj.weight.tensor.dtype) ||
+        ops::HasFastMatMul(layer.mlp.down_proj.weight.tensor.dtype))
+      return "fast";
+  return "exact (fast: no Q8_0/Q4_0 matrices)";
+}
+
+// Applies -t (0 = all cores), --simd (a target to cap at: "avx3", "avx2", "scalar"...) and --numerics.
+inline void ConfigureOps(long threads, const std::string& simd, const std::string& numerics = "exact") {
+  try {
+    ops::SetNumerics(ops::ParseNumerics(numerics));
+  } catch (const std::invalid_argument& e) {
+    throw Error(Str("--numerics: ", e.what()));
+  }
   if (threads < 0) throw Error(Str("-t: ", threads, " threads?"));
   const long cores = long(ops::DefaultNumThreads());
   if (cores > 0 && threads > cores)

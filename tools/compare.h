@@ -227,6 +227,38 @@ inline Capture CaptureGolden(const Gemma4ForCausalLM& lm, const std::vector<std:
   return out;
 }
 
+// `gemma4-eval golden --tier bf16|q8|q4`: every float capture point of every prompt of a target golden file,
+// judged by the tier's statistical bounds (golden/FORMAT.md) instead of the file's f32 tolerances — for a
+// quantized model or the `fast` numerics. Integer capture points are not judged at these tiers.
+inline golden::Report CheckTargetAtTier(const Gemma4ForCausalLM& lm, const golden::GoldenFile& g, Tier tier) {
+  golden::Report report;
+  for (const std::string& prompt : g.prompts) {
+    const Tensor* greedy = g.find(prompt, "greedy_tokens");
+    const Capture ours = CaptureGolden(lm, {{prompt, g.ints(prompt, "input_ids")}},
+                                       greedy ? size_t(greedy->numel()) : 0);
+    for (const auto& [name, e] : ours.entries) {
+      const std::string capture = name.substr(prompt.size() + 1);
+      if (!e.i32.empty() || !g.find(prompt, capture)) continue;
+      const std::vector<float> ref = g.floats(prompt, capture);
+      if (ref.size() != e.f32.size())
+        throw Error(Str(g.path, ": ", name, " has ", ref.size(), " values, ours ", e.f32.size(),
+                        " (does the golden belong to this model?)"));
+      const size_t row = size_t(e.shape.back());
+      const bool is_logits = capture.size() >= 6 && capture.compare(capture.size() - 6, 6, "logits") == 0;
+      if (capture == "router_topk_w") continue;  // its order follows router_topk_idx; router_probs is judged
+      if (capture == "hidden_states") {  // one row per layer, so the report shows the first that breaks
+        const size_t layers = size_t(e.shape[0]), per_layer = ref.size() / layers;
+        for (size_t i = 0; i < layers; ++i)
+          report.rows.push_back(CompareAt(Str(name, "[", i, "]"), e.f32.data() + i * per_layer, ref.data() + i * per_layer,
+                                          per_layer, row, false, tier, g));
+      } else {
+        report.rows.push_back(CompareAt(name, e.f32.data(), ref.data(), ref.size(), row, is_logits, tier, g));
+      }
+    }
+  }
+  return report;
+}
+
 // How far this engine's own f32 results move across the SIMD targets it carries (AVX3, AVX2, portable:
 // 16, 8 and 1 lanes summing in different orders): the scale of f32 round-off for this model and prompt.
 struct Spread {

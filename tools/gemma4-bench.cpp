@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <mutex>
 #include <random>
+#include <sys/resource.h>
 #include <string>
 #include <vector>
 
@@ -118,7 +119,7 @@ static int VerifyCost(const Gemma4ForCausalLM& lm, const std::string& name, long
 
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-bench", [&] {
-    std::string model_path, random, dtype_name = "bf16", simd;
+    std::string model_path, random, dtype_name = "bf16", simd, numerics;
     long prompt_tokens = 128, decode_tokens = 32, threads = 0, reps = 3, layers = 0;
     bool verify_cost = false, as_json = false;
     tools::ArgParser args("gemma4-bench", "Measure prefill and decode speed.");
@@ -133,11 +134,11 @@ int main(int argc, char** argv) {
         .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar")
         .flag("--verify-cost", &verify_cost, "speculative decoding: cost of verifying k = 1..8 drafted tokens (one forward "
                                              "of k+1 at context -p) relative to one decode step")
-        .flag("--json", &as_json, "--verify-cost: print JSON instead of the table");
+        .flag("--json", &as_json, "print one line of JSON instead of the table (with --verify-cost: its table as JSON)");
+    tools::AddNumericsOption(args, &numerics, "fast");
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-bench --help)");
-    if (as_json && !verify_cost) throw Error("--json goes with --verify-cost");
     if (prompt_tokens < 1 || decode_tokens < 1 || reps < 1) throw Error("-p, -n and -r must be >= 1");
-    tools::ConfigureOps(threads, simd);
+    tools::ConfigureOps(threads, simd, numerics);
 
     const auto t_load = std::chrono::steady_clock::now();
     std::unique_ptr<Gemma4ForCausalLM> lm;
@@ -176,11 +177,28 @@ int main(int argc, char** argv) {
       for (long i = 0; i < decode_tokens; ++i) logits = session.decode(int32_t(ops::Argmax(logits, V)));
       best_decode = std::max(best_decode, double(decode_tokens) / tools::Seconds(t1));
     }
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);  // before the bandwidth probes allocate their own gigabytes
+    const double peak_rss_mb = double(usage.ru_maxrss) / 1024.0;
     const double bytes = WeightBytesPerToken(*lm);
     const double bandwidth = MeasureReadBandwidth(), matvec = MeasureMatvecBandwidth();
-    std::printf("model          %s\n", !random.empty() ? ("random " + random + " " + dtype_name).c_str()
-                                                       : (model_path.empty() ? tools::kEmbeddedModelName : model_path.c_str()));
-    std::printf("simd, threads  %s, %zu\n", ops::TargetName(), ops::Pool().NumThreads());
+    const std::string name = !random.empty() ? "random " + random + " " + dtype_name
+                                             : (model_path.empty() ? tools::kEmbeddedModelName : model_path);
+    if (as_json) {
+      const nlohmann::json j = {{"model", name}, {"simd", ops::TargetName()}, {"threads", ops::Pool().NumThreads()},
+                                {"numerics", tools::NumericsInUse(*lm)}, {"n_prompt", prompt_tokens},
+                                {"n_gen", decode_tokens}, {"load_s", load_s}, {"prefill_tps", best_prefill},
+                                {"decode_tps", best_decode}, {"peak_rss_mb", peak_rss_mb},
+                                {"weight_bytes_per_token", bytes}, {"bandwidth_gbps", bytes / 1e9 * best_decode},
+                                {"matvec_gbps", matvec}, {"scan_gbps", bandwidth},
+                                {"bandwidth_fraction", bytes / 1e9 * best_decode / matvec}};
+      std::printf("%s\n", j.dump().c_str());
+      return 0;
+    }
+    std::printf("model          %s\n", name.c_str());
+    std::printf("simd, threads  %s, %zu | numerics %s\n", ops::TargetName(), ops::Pool().NumThreads(),
+                tools::NumericsInUse(*lm));
+    std::printf("peak RSS       %.0f MB (before the bandwidth probes)\n", peak_rss_mb);
     std::printf("load           %.2f s\n", load_s);
     std::printf("prefill        %ld tokens: %.2f tok/s\n", prompt_tokens, best_prefill);
     std::printf("decode         %ld tokens: %.2f tok/s\n", decode_tokens, best_decode);

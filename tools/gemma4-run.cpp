@@ -98,7 +98,8 @@ int Tokenize(const Tokenizer& tok, const std::string& text, bool have_text, cons
 
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-run", [&] {
-    std::string model_path, prompt, prompt_file, tokenizer_path, system, jsonl, simd, chat_template = "auto", draft_path;
+    std::string model_path, prompt, prompt_file, tokenizer_path, system, jsonl, simd, chat_template = "auto", draft_path,
+        numerics;
     std::optional<std::string> prompt_ids;
     // temp, top-k and top-p start unset (NaN, -1): generation_config.json fills what no flag gives
     long n_predict = -2, threads = 0, ctx_size = 0, batch = 256, top_k = -1, seed = -1, draft_max = 3;
@@ -132,6 +133,7 @@ int main(int argc, char** argv) {
         .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar (default: best available)")
         .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint (-assistant): speculative decoding, same output")
         .option("--draft-max", "N", &draft_max, "tokens per draft with --draft (default 3)");
+    tools::AddNumericsOption(args, &numerics, "fast");
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-run --help)");
     const bool have_text = !prompt.empty() || !prompt_file.empty();
     if (!prompt.empty() && !prompt_file.empty()) throw Error("give the prompt with -p or -f, not both");
@@ -150,7 +152,7 @@ int main(int argc, char** argv) {
     }
 
     if (interactive && prompt_ids) throw Error("-i chats in text: use -p for the first turn, not --prompt-ids");
-    tools::ConfigureOps(threads, simd);
+    tools::ConfigureOps(threads, simd, numerics);
     const auto t_load = std::chrono::steady_clock::now();
     const std::string model_name = model_path.empty() ? tools::kEmbeddedModelName : model_path;
     // The tokenizer first, and checked against the model's config before the weights load (seconds, GBs).
@@ -265,9 +267,9 @@ int main(int argc, char** argv) {
           r.prompt_fed == r.prompt_tokens
               ? Str("prompt ", tools::Count(r.prompt_tokens, "token"))
               : Str("prompt stopped after ", r.prompt_fed, " of ", tools::Count(r.prompt_tokens, "token"), " (dropped)");
-      std::fprintf(stderr, "%smodel %s | SIMD %s, %zu threads | load %.2f s | %s, %.1f tok/s | generated %s, %.1f tok/s\n",
+      std::fprintf(stderr, "%smodel %s | SIMD %s, %zu threads | numerics %s | load %.2f s | %s, %.1f tok/s | generated %s, %.1f tok/s\n",
                    r.interrupted ? "[interrupted] " : "", model_name.c_str(), ops::TargetName(),
-                   ops::Pool().NumThreads(), load_s, prompt_part.c_str(),
+                   ops::Pool().NumThreads(), tools::NumericsInUse(*lm), load_s, prompt_part.c_str(),
                    r.prompt_seconds > 0 ? double(r.prompt_fed) / r.prompt_seconds : 0.0,
                    tools::Count(r.generated, "token").c_str(), r.generated ? double(r.generated) / r.generate_seconds : 0.0);
       if (drafter)

@@ -8,8 +8,8 @@
 // ffn_down_exps.scale; rope_freqs.weight is generated from the proportional RoPE (1 for the rotated
 // pairs, 1e30 for the rest) and read back as partial_rotary_factor. The config is rebuilt from the
 // gemma4.* keys plus what only the tensors say (vocab size, tied head, attention_k_eq_v).
-// Weights in F32/F16/BF16/Q8_0/Q4_0 are read in place; K-quants (Q4_K, Q5_K, Q6_K) are widened to f32 on
-// load, except the PLE table, which stays mapped and is widened one row per token seen.
+// Weights in F32/F16/BF16/Q8_0/Q4_0 and the K-quants (Q4_K, Q5_K, Q6_K) are read in place (mapped);
+// MatMul widens them in registers and embedding lookups one row per token.
 #ifndef GEMMA4_GGUF_CHECKPOINT_H_
 #define GEMMA4_GGUF_CHECKPOINT_H_
 
@@ -328,20 +328,8 @@ inline Checkpoint CheckpointFromGguf(const GgufFile& g) {
     if (!DTypeFromGgml(info.type, &t.dtype))
       throw Error(Str(path, ": tensor ", info.name, ": ggml type ", GgmlTypeName(info.type), " is not supported "
                       "(F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)"));
-    // K-quants are not MatMul weights: widen them to f32 now, except the PLE table, read one row per token.
-    const bool widen = ops::IsBlockType(t.dtype) && !ops::IsWeightDType(t.dtype) &&
-                       hf != "model.embed_tokens_per_layer.weight";
-    if (!widen) {
-      t.data = info.data;
-      t.nbytes = size_t(info.nbytes);
-    } else {
-      auto buffer = std::make_shared<std::vector<float>>(size_t(info.numel()));
-      RowsToF32(info.data, t.dtype, size_t(info.numel() / info.ne[0]), size_t(info.ne[0]), buffer->data());
-      t.dtype = DType::F32;
-      t.data = buffer->data();
-      t.nbytes = buffer->size() * 4;
-      ckpt.owners.push_back(buffer);
-    }
+    t.data = info.data;
+    t.nbytes = size_t(info.nbytes);
     if (!ckpt.tensors.emplace(hf, std::move(t)).second) throw Error(Str(path, ": tensor ", info.name, " appears twice"));
   }
   return ckpt;

@@ -1,0 +1,267 @@
+// The `fast` numerics (ops/numerics.h): its Q8_0/Q4_0 MatMul kernels against their scalar twin, bit for bit,
+// on every SIMD target (and on AVX-512 both with and without the VNNI kernel); a token's row independent of
+// the batch and the thread count; the twin itself against a hand-checkable case; how far it is from exact;
+// and a whole model in fast mode: decode = prefill, exact mode untouched.
+#include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "tests/test_util.h"
+#include "tools/random_model.h"
+
+using namespace gemma4;
+using gemma4::test::ForEachTarget;
+
+namespace {
+
+std::vector<float> RandomFloats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<uint8_t> Quantized(DType t, size_t rows, size_t K, uint32_t seed, float scale) {
+  const std::vector<float> w = RandomFloats(rows * K, seed, scale);
+  std::vector<uint8_t> q(rows * ops::RowBytes(t, K));
+  ops::scalar::QuantizeRow(w.data(), t, rows * K, q.data());
+  return q;
+}
+
+// Random K-quant rows: random quants and packed scales, with f16 super-block scales of a sane size.
+std::vector<uint8_t> RandomKQuantRows(DType t, size_t rows, size_t K, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> bytes(rows * ops::RowBytes(t, K));
+  for (uint8_t& b : bytes) b = uint8_t(rng());
+  const size_t blocks = bytes.size() / ops::BlockBytes(t);
+  for (size_t i = 0; i < blocks; ++i) {
+    uint8_t* b = bytes.data() + i * ops::BlockBytes(t);
+    const uint16_t d = ops::F16FromF32(0.001f * float(1 + rng() % 50)), dmin = ops::F16FromF32(0.0005f * float(rng() % 40));
+    if (t == DType::Q6_K) {
+      std::memcpy(b + 208, &d, 2);
+    } else {
+      std::memcpy(b, &d, 2);
+      std::memcpy(b + 2, &dmin, 2);
+    }
+  }
+  return bytes;
+}
+
+// Weights of any block type: llama.cpp's quantizer for Q8_0/Q4_0, random blocks for the K-quants.
+std::vector<uint8_t> BlockRows(DType t, size_t rows, size_t K, uint32_t seed) {
+  if (t == DType::Q8_0 || t == DType::Q4_0) return Quantized(t, rows, K, seed, 0.1f);
+  return RandomKQuantRows(t, rows, K, seed);
+}
+
+const DType kBlockTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+// Runs body() on every target, and on AVX-512 targets a second time with the VNNI kernel switched off.
+template <class Body>
+void ForEachFastPath(const Body& body) {
+  ForEachTarget([&] {
+    const bool vnni = ops::FastUseVnni().load();
+    INFO("VNNI kernel " << (vnni ? "on" : "off"));
+    body();
+    if (vnni) {
+      ops::FastUseVnni().store(false);
+      INFO("VNNI kernel off");
+      body();
+      ops::FastUseVnni().store(true);
+    }
+  });
+}
+
+bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// A token's logits for a prompt fed in chunks of `chunk` tokens ([T,V]).
+std::vector<float> LogitsInChunks(const Gemma4ForCausalLM& lm, const std::vector<int32_t>& ids, size_t chunk) {
+  Session session(lm, chunk);
+  const size_t V = session.vocab_size();
+  std::vector<float> all;
+  for (size_t done = 0; done < ids.size(); done += chunk) {
+    const size_t T = std::min(chunk, ids.size() - done);
+    session.prefill(ids.data() + done, T, nullptr, /*all_rows=*/true);
+    all.insert(all.end(), session.logits.begin(), session.logits.begin() + long(T * V));
+  }
+  return all;
+}
+
+struct NumericsScope {  // sets the process-wide mode, restores exact at scope exit
+  explicit NumericsScope(ops::Numerics m) { ops::SetNumerics(m); }
+  ~NumericsScope() { ops::SetNumerics(ops::Numerics::kExact); }
+};
+
+}  // namespace
+
+TEST_CASE("numerics: names parse both ways; exact is the default", "[numerics]") {
+  CHECK(ops::GetNumerics() == ops::Numerics::kExact);
+  CHECK(ops::ParseNumerics("fast") == ops::Numerics::kFast);
+  CHECK(ops::ParseNumerics("exact") == ops::Numerics::kExact);
+  CHECK(std::string(ops::NumericsName(ops::Numerics::kFast)) == "fast");
+  CHECK_THROWS_WITH(ops::ParseNumerics("quick"), Catch::Contains("\"quick\""));
+}
+
+TEST_CASE("fast twin: activations that quantize exactly give the exact dot product", "[numerics]") {
+  // Each block of x holds integers with max |x| = 127, so dx = 1 and q = x; weights Q8_0 with d = 0.5.
+  // Then every group sum, product and accumulation is exact in f32: out = 0.5 · Σ x·w.
+  for (size_t K : {32, 96, 256}) {
+    std::mt19937 rng(static_cast<uint32_t>(K));
+    std::vector<float> x(K);
+    std::vector<ops::BlockQ8_0> w(K / 32);
+    double expected = 0;
+    for (size_t k = 0; k < K; ++k) {
+      x[k] = k % 32 == 5 ? -127.0f : float(int(rng() % 255) - 127);
+      ops::BlockQ8_0& b = w[k / 32];
+      b.d = ops::F16FromF32(0.5f);
+      b.qs[k % 32] = int8_t(int(rng() % 255) - 127);
+      expected += 0.5 * double(x[k]) * double(b.qs[k % 32]);
+    }
+    float out = 0;
+    ops::scalar::MatMulFast(x.data(), 1, K, w.data(), DType::Q8_0, 1, &out);
+    CHECK(double(out) == expected);
+  }
+}
+
+TEST_CASE("fast MatMul equals its scalar twin bit for bit, on every target", "[numerics]") {
+  for (DType t : kBlockTypes) {
+    for (size_t K : {32, 64, 96, 160, 256, 1536, 2112}) {
+      if (K % ops::BlockSize(t)) continue;
+      for (size_t T : {1, 2, 3, 4, 5, 9}) {
+        const size_t N = 1 + (K / 32 * 6 + T) % 14;  // 1..14: full 4-row tiles and leftovers
+        std::vector<float> x = RandomFloats(T * K, uint32_t(K + T));
+        for (size_t k = 0; k < std::min<size_t>(K, 32); ++k) x[k] = 0.0f;  // an all-zero block
+        if (K > 64) x[40] = 1e30f, x[41] = -1e-30f;                          // a huge and a tiny value
+        const std::vector<uint8_t> w = BlockRows(t, N, K, uint32_t(K) + 1);
+        std::vector<float> ref(T * N), out(T * N);
+        ops::scalar::MatMulFast(x.data(), T, K, w.data(), t, N, ref.data());
+        ForEachFastPath([&] {
+          INFO("dtype " << DTypeName(t) << " T=" << T << " K=" << K << " N=" << N);
+          std::fill(out.begin(), out.end(), -1.0f);
+          ops::MatMul(x.data(), T, K, w.data(), t, N, out.data(), ops::Numerics::kFast);
+          REQUIRE(SameBits(out, ref));
+        });
+      }
+    }
+  }
+}
+
+TEST_CASE("fast MatMul: a token's row does not depend on the other rows or the thread count", "[numerics]") {
+  const size_t K = 1536, N = 67, T = 11;
+  const std::vector<float> x = RandomFloats(T * K, 15);
+  for (DType t : kBlockTypes) {
+    INFO(DTypeName(t));
+    const std::vector<uint8_t> w = BlockRows(t, N, K, 16);
+    std::vector<float> all(T * N), one(N), single(T * N);
+    ForEachFastPath([&] {
+      ops::MatMul(x.data(), T, K, w.data(), t, N, all.data(), ops::Numerics::kFast);
+      for (size_t tok = 0; tok < T; ++tok) {
+        ops::MatMul(x.data() + tok * K, 1, K, w.data(), t, N, one.data(), ops::Numerics::kFast);
+        REQUIRE(std::memcmp(one.data(), all.data() + tok * N, N * sizeof(float)) == 0);
+      }
+      const size_t threads = ops::Pool().NumThreads();
+      for (size_t n : {1, 3}) {
+        ops::SetNumThreads(n);
+        ops::MatMul(x.data(), T, K, w.data(), t, N, single.data(), ops::Numerics::kFast);
+        REQUIRE(SameBits(single, all));
+      }
+      ops::SetNumThreads(threads);
+    });
+  }
+}
+
+TEST_CASE("fast MatMul stays within int8 rounding of exact; plain dtypes ignore the mode", "[numerics]") {
+  const size_t K = 2048, N = 64, T = 3;
+  const std::vector<float> x = RandomFloats(T * K, 21);
+  for (DType t : kBlockTypes) {
+    const std::vector<uint8_t> w = BlockRows(t, N, K, 22);
+    std::vector<float> exact(T * N), fast(T * N), wf(N * K);
+    ops::scalar::DequantizeRow(w.data(), t, N * K, wf.data());
+    ops::MatMul(x.data(), T, K, w.data(), t, N, exact.data(), ops::Numerics::kExact);
+    ops::MatMul(x.data(), T, K, w.data(), t, N, fast.data(), ops::Numerics::kFast);
+    REQUIRE(!SameBits(exact, fast));  // it is a different computation ...
+    for (size_t tk = 0; tk < T; ++tk)
+      for (size_t n = 0; n < N; ++n) {
+        // ... whose error is at most half a quantization step per activation: Σ_k |w|·amax_block/254.
+        double bound = 0;
+        for (size_t k = 0; k < K; ++k) {
+          float amax = 0;
+          for (size_t j = k / 32 * 32; j < k / 32 * 32 + 32; ++j) amax = std::max(amax, std::fabs(x[tk * K + j]));
+          bound += std::fabs(double(wf[n * K + k])) * double(amax) / 254.0;
+        }
+        INFO(DTypeName(t) << " t=" << tk << " n=" << n);
+        CHECK(std::fabs(double(fast[tk * N + n]) - double(exact[tk * N + n])) <= bound * 1.01 + 1e-5);
+      }
+  }
+  // BF16 weights: the same bits in both modes.
+  std::vector<uint16_t> wb(N * K);
+  const std::vector<float> wr = RandomFloats(N * K, 23);
+  for (size_t i = 0; i < wb.size(); ++i) wb[i] = ops::BF16FromF32(wr[i]);
+  std::vector<float> a(T * N), b(T * N);
+  ops::MatMul(x.data(), T, K, wb.data(), DType::BF16, N, a.data(), ops::Numerics::kExact);
+  ops::MatMul(x.data(), T, K, wb.data(), DType::BF16, N, b.data(), ops::Numerics::kFast);
+  CHECK(SameBits(a, b));
+}
+
+TEST_CASE("a Q8_0 / Q4_0 model in fast numerics: decode = prefill = chunked, any thread count", "[numerics][model]") {
+  const nlohmann::json config = {{"model_type", "gemma4_text"}, {"vocab_size", 96}, {"hidden_size", 64},
+                                 {"intermediate_size", 96}, {"num_hidden_layers", 4}, {"num_attention_heads", 2},
+                                 {"num_key_value_heads", 1}, {"head_dim", 32}, {"global_head_dim", 64},
+                                 {"sliding_window", 5}, {"hidden_size_per_layer_input", 32},
+                                 {"vocab_size_per_layer_input", 96}, {"num_kv_shared_layers", 2},
+                                 {"final_logit_softcapping", 30.0},
+                                 {"layer_types", {"sliding_attention", "full_attention", "sliding_attention",
+                                                  "full_attention"}}};
+  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+    INFO(DTypeName(t));
+    auto lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, t, 5));
+    std::vector<int32_t> ids(17);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 37 + 2) % 96);
+    const std::vector<float> exact = LogitsInChunks(*lm, ids, ids.size());
+    NumericsScope fast_mode(ops::Numerics::kFast);
+    const std::vector<float> prefill = LogitsInChunks(*lm, ids, ids.size());
+    REQUIRE(!SameBits(prefill, exact));
+    double max_diff = 0;
+    for (size_t i = 0; i < exact.size(); ++i) max_diff = std::max(max_diff, std::fabs(double(prefill[i] - exact[i])));
+    CHECK(max_diff < 0.5);  // logits of a random model are O(10); int8 activations move them a little
+    CHECK(SameBits(LogitsInChunks(*lm, ids, 1), prefill));
+    CHECK(SameBits(LogitsInChunks(*lm, ids, 4), prefill));
+    const size_t threads = ops::Pool().NumThreads();
+    ops::SetNumThreads(1);
+    CHECK(SameBits(LogitsInChunks(*lm, ids, ids.size()), prefill));
+    ops::SetNumThreads(threads);
+  }
+}
+
+TEST_CASE("K-quant MatMul reads weights in place: equal to the f32 MatMul of the dequantized weights", "[numerics][quant]") {
+  for (DType t : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    for (size_t K : {256, 512, 1536}) {
+      for (size_t T : {1, 3, 6}) {
+        const size_t N = 1 + (K / 256 * 5 + T) % 9;
+        const std::vector<float> x = RandomFloats(T * K, uint32_t(K + T));
+        const std::vector<uint8_t> w = RandomKQuantRows(t, N, K, uint32_t(K * 7 + T));
+        std::vector<float> wf(N * K), ref(T * N), out(T * N), out_f32(T * N);
+        ops::scalar::DequantizeRow(w.data(), t, N * K, wf.data());
+        ops::scalar::MatMul(x.data(), T, K, w.data(), t, N, ref.data());
+        ForEachTarget([&] {
+          INFO(DTypeName(t) << " T=" << T << " K=" << K << " N=" << N);
+          ops::MatMul(x.data(), T, K, w.data(), t, N, out.data(), ops::Numerics::kExact);
+          ops::MatMul(x.data(), T, K, wf.data(), DType::F32, N, out_f32.data());
+          REQUIRE(SameBits(out, out_f32));
+          // and close to the double-precision oracle: within the worst case of K f32 roundings of Σ|x·w|
+          for (size_t tk = 0; tk < T; ++tk)
+            for (size_t n = 0; n < N; ++n) {
+              double abs_sum = 0;
+              for (size_t k = 0; k < K; ++k) abs_sum += std::fabs(double(x[tk * K + k]) * double(wf[n * K + k]));
+              REQUIRE(std::fabs(double(out[tk * N + n]) - double(ref[tk * N + n])) <= double(K) * 6e-8 * abs_sum);
+            }
+        });
+      }
+    }
+  }
+}
