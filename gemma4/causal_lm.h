@@ -53,6 +53,7 @@ struct Gemma4ForCausalLM {
       lm_head.weight.tensor = model.embed_tokens.weight.tensor;
     else
       WeightBinder{checkpoint, ""}("lm_head", lm_head);
+    CheckMappedFiles();  // the small parameters were read from the files just now
   }
 
   // Runs T tokens at positions cache.seq_length ..; writes logits [T,V] (all_rows) or [1,V] (the last token).

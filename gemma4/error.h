@@ -22,6 +22,13 @@ std::string Str(Args&&... args) {
   return out.str();
 }
 
+// a · b for a size in elements or bytes; an Error naming `what` instead of a wrapped (tiny) size.
+inline size_t CheckedMul(size_t a, size_t b, const char* what) {
+  size_t r;
+  if (__builtin_mul_overflow(a, b, &r)) throw Error(Str(what, ": size ", a, " x ", b, " overflows"));
+  return r;
+}
+
 }  // namespace gemma4
 
 #endif  // GEMMA4_ERROR_H_

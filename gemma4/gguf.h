@@ -328,8 +328,10 @@ inline GgufFile ParseGguf(const uint8_t* base, uint64_t size, const std::string&
   }
   if (const GgufValue* a = g.find("general.alignment")) {
     if (a->type != GgufType::UINT32) throw Error(Str(g.where("general.alignment"), " must be u32, is ", GgufTypeName(a->type)));
-    if (a->u == 0 || (a->u & (a->u - 1)) != 0)
-      throw Error(Str(g.where("general.alignment"), " = ", a->u, " is not a power of two"));
+    // A power of two, and at least 8: the kernels load f32 (and f16 block scales) in place, so tensor data
+    // must sit at addresses that are multiples of the element size (alignment 1 gave misaligned loads).
+    if (a->u < 8 || (a->u & (a->u - 1)) != 0)
+      throw Error(Str(g.where("general.alignment"), " = ", a->u, " is not a power of two >= 8"));
     g.alignment = uint32_t(a->u);
   }
 
