@@ -31,6 +31,7 @@
 
 #include "gemma4/error.h"
 #include "gemma4/mapped_file.h"
+#include "gemma4/temp_file.h"
 
 namespace gemma4 {
 
@@ -569,15 +570,12 @@ struct GgufWriter {
     struct stat st;
     if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
       throw Error(Str(path, ": exists and is not a regular file; write the GGUF to a plain file path"));
-    const std::string tmp = path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw Error(Str(tmp, ": cannot create"));
+    TempFile out(path);  // path.tmp, renamed over path by commit(), removed on any failure (temp_file.h)
     auto fail = [&](const std::string& why) {
-      std::fclose(f);
-      std::remove(tmp.c_str());
+      out.discard();
       throw Error(Str(path, ": ", why));
     };
-    if (std::fwrite(header.data(), 1, header.size(), f) != header.size()) fail("write failed");
+    if (!out.write(header.data(), header.size())) fail("write failed (disk full?)");
     const std::vector<uint8_t> zeros(alignment, 0);
     for (size_t i = 0; i < tensors.size(); ++i) {
       const GgufTensorToWrite& t = tensors[i];
@@ -585,7 +583,7 @@ struct GgufWriter {
       bool io_ok = true;
       try {
         t.produce([&](const void* data, size_t n) {
-          io_ok = io_ok && std::fwrite(data, 1, n, f) == n;
+          io_ok = io_ok && out.write(data, n);
           written += n;
         });
       } catch (const std::exception& e) {
@@ -594,13 +592,10 @@ struct GgufWriter {
       if (!io_ok) fail("write failed (disk full?)");
       if (written != t.nbytes()) fail(Str("tensor ", t.name, ": produced ", written, " bytes, expected ", t.nbytes()));
       const size_t pad = size_t(align_up(written) - written);
-      if (pad && std::fwrite(zeros.data(), 1, pad, f) != pad) fail("write failed (disk full?)");
+      if (!out.write(zeros.data(), pad)) fail("write failed (disk full?)");
       if (progress) progress(i + 1, tensors.size());
     }
-    if (std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
-      std::remove(tmp.c_str());
-      throw Error(Str(path, ": write failed"));
-    }
+    out.commit();
   }
 };
 

@@ -21,6 +21,7 @@
 #include "gemma4/error.h"
 #include "gemma4/json.h"
 #include "gemma4/mapped_file.h"
+#include "gemma4/temp_file.h"
 #include "gemma4/tensor.h"
 
 namespace gemma4 {
@@ -151,17 +152,12 @@ inline void WriteSafetensors(const std::string& path, const std::vector<Tensor>&
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keep the data 8-byte aligned
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(Str(tmp, ": cannot create"));
+  TempFile out(path);  // path.tmp, renamed over path by commit(), removed on any failure (temp_file.h)
   const uint64_t header_len = text.size();
-  bool ok = std::fwrite(&header_len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  for (const Tensor& t : sorted) ok = ok && std::fwrite(t.data, 1, t.nbytes, f) == t.nbytes;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(Str(path, ": write failed"));
-  }
+  bool ok = out.write(&header_len, 8) && out.write(text.data(), text.size());
+  for (const Tensor& t : sorted) ok = ok && out.write(t.data, t.nbytes);
+  if (!ok) throw Error(Str(path, ": write failed (disk full?)"));  // (out's destructor removes path.tmp)
+  out.commit();
 }
 
 }  // namespace gemma4
