@@ -185,9 +185,9 @@ TEST_CASE("defect 4: no JSON exception escapes a loader; each is an Error naming
   CHECK_THAT(ErrorOf([&] { WriteGemma4Gguf(ckpt.config, ckpt.path, SourcesOf(ckpt), dir.path, dir / "m.gguf", conv); }),
              Catch::Contains("tokenizer.json") && Catch::Contains("special"));
   // tokenizer_config.json: a chat_template list of non-objects
-  CHECK_THAT(ErrorOf([&] { tools::ChatFormatFromTokenizerConfig(json::parse("{\"chat_template\": [1, 2]}"), "tokenizer_config.json"); }),
+  CHECK_THAT(ErrorOf([&] { ChatFormatFromTokenizerConfig(json::parse("{\"chat_template\": [1, 2]}"), "tokenizer_config.json"); }),
              Catch::Contains("tokenizer_config.json") && Catch::Contains("chat_template"));
-  CHECK(tools::ChatFormatFromTokenizerConfig(json::parse("{\"chat_template\": [{\"name\": \"default\", \"template\": "
+  CHECK(ChatFormatFromTokenizerConfig(json::parse("{\"chat_template\": [{\"name\": \"default\", \"template\": "
                                                   "\"<|channel>thought\\n<channel|>\"}]}"), "t")->empty_thought_channel);
   // a safetensors index whose weight_map values are not strings
   CopiedCheckpoint copy;

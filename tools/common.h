@@ -104,23 +104,6 @@ inline std::unique_ptr<Tokenizer> LoadTokenizerFor(const std::string& model_path
   return nullptr;
 }
 
-// The chat variant a tokenizer_config.json's "chat_template" asks for (a string, or HF's list of
-// {"name", "template"} objects), or nothing when it has none. Anything else there is an Error naming `path`.
-inline std::optional<ChatFormat> ChatFormatFromTokenizerConfig(const nlohmann::json& j, const std::string& path) {
-  if (!j.is_object()) throw Error(Str(path, ": not a JSON object"));
-  const auto it = j.find("chat_template");
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  if (it->is_string()) return ChatFormat::FromTemplate(it->get<std::string>());
-  if (!it->is_array()) throw Error(Str(path, ": chat_template must be a string or a list of {name, template}"));
-  std::string all;
-  for (const auto& e : *it) {
-    if (!e.is_object() || (e.contains("template") && !e["template"].is_string()))
-      throw Error(Str(path, ": chat_template list entries must be {\"name\": ..., \"template\": \"...\"}, got ", Brief(e)));
-    if (e.contains("template")) all += e["template"].get<std::string>();
-  }
-  return ChatFormat::FromTemplate(all);
-}
-
 // The chat variant: from the checkpoint's chat_template.jinja or tokenizer_config.json "chat_template"
 // when there is one, else from the architecture (26B-A4B and 31B, the attention_k_eq_v models, use the
 // empty thought channel).
