@@ -594,7 +594,7 @@ inline std::string SetTokenizerMetadata(GgufWriter& w, const std::string& dir, i
     // Ids are bounded by the vocabulary present (the entries and added tokens the file holds, or the
     // config's vocab_size): a 70-byte file cannot ask for a table of 2^30 tokens.
     const size_t n_added = t.contains("added_tokens") && t["added_tokens"].is_array() ? t["added_tokens"].size() : 0;
-    const int64_t id_limit = std::max<int64_t>(vocab_size, int64_t(t["model"]["vocab"].size() + n_added));
+    const int64_t id_limit = std::max<int64_t>(vocab_size, TokenIdLimit(t["model"]["vocab"].size() + n_added));
     for (const auto& [text, id] : t["model"]["vocab"].items()) {
       if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= id_limit)
         throw Error(Str(tj, ": model.vocab[\"", text, "\"] is not a token id below ", id_limit));

@@ -143,13 +143,13 @@ inline void ParseModel(const json& j, const std::string& where, TokenizerSpec& s
       throw Error(Str(where, ".", key, ": not supported"));
   const json& vocab = Field(j, "vocab", where);
   if (!vocab.is_object()) throw Error(Str(where, ".vocab: expected an object {piece: id}"));
-  // Ids are bounded by the vocabulary present: n pieces take ids 0 .. n − 1 (a 68-byte file with one
-  // piece of id 2^30 − 1 would otherwise ask for a table of 2^30 strings).
-  const int64_t n_pieces = int64_t(vocab.size());
+  // Ids are bounded by the vocabulary present (TokenIdLimit: room for holes, but a table proportional to
+  // the file): a 68-byte file with one piece of id 2^30 − 1 once asked for a table of 2^30 strings.
+  const int64_t limit = TokenIdLimit(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= n_pieces)
-      throw Error(Str(where, ".vocab[\"", it.key(), "\"]: expected an id in [0, ", n_pieces, ") (the vocabulary has ",
-                      n_pieces, " pieces), got ", Brief(it.value())));
+    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= limit)
+      throw Error(Str(where, ".vocab[\"", it.key(), "\"]: expected an id in [0, ", limit, ") (the vocabulary has ",
+                      vocab.size(), " pieces), got ", Brief(it.value())));
     const size_t id = it.value().get<size_t>();
     if (id >= s.vocab.size()) s.vocab.resize(id + 1);
     if (!s.vocab[id].empty()) throw Error(Str(where, ".vocab: id ", id, " is given to both \"", s.vocab[id], "\" and \"", it.key(), "\""));
@@ -219,7 +219,7 @@ inline void ParseAddedTokens(const json& j, const std::string& where, TokenizerS
     const json& t = j[i];
     const json& id = Field(t, "id", at);
     // bounded by the vocabulary present: the model's pieces plus the added tokens
-    const int64_t limit = int64_t(s.vocab.size() + j.size());
+    const int64_t limit = TokenIdLimit(s.vocab.size() + j.size());
     if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= limit)
       throw Error(Str(at, ".id: expected an id in [0, ", limit, ") (vocabulary and added tokens), got ", Brief(id)));
     TokenizerSpec::AddedToken a;

@@ -7,6 +7,7 @@
 # uses WORKDIR/<target>.dict when make_loader_seeds.py wrote one. New inputs go to WORKDIR/<target>/corpus;
 # crashes to WORKDIR/<target>/crash-*. At the end each corpus is minimized back into tests/fuzz/corpus/<target>
 # (-merge=1, inputs cut to 16 KiB). Prints "target: N runs, status S" per target; exit status != 0 on a finding.
+# NICE=n sets the priority (default 19); MAX_TIME=S caps each target's time (for a campaign on a busy machine).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -16,6 +17,8 @@ shift $(( $# >= 2 ? 2 : 1 ))
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(gguf safetensors config tokenizer text)
 nice_level="${NICE:-19}"
+time_limit=()  # MAX_TIME=S: stop each target after S seconds even if it has not done N executions
+[ -n "${MAX_TIME:-}" ] && time_limit=(-max_total_time="$MAX_TIME")
 mkdir -p "$work"
 "$here/build.sh" "$work" "${targets[@]}"
 /usr/bin/python3 "$here/make_loader_seeds.py" "$root" "$work/seeds" >/dev/null
@@ -32,7 +35,7 @@ for t in "${targets[@]}"; do
   [ -f "$work/seeds/$t.dict" ] && dict=(-dict="$work/seeds/$t.dict")
   status=0
   (cd "$work/$t" && nice -n "$nice_level" "$work/fuzz_$t" -runs="$runs" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
-     -print_final_stats=1 "${dict[@]}" -artifact_prefix="$work/$t/" corpus "${seeds[@]}") >"$work/$t/fuzz.log" 2>&1 || status=$?
+     -print_final_stats=1 "${time_limit[@]}" "${dict[@]}" -artifact_prefix="$work/$t/" corpus "${seeds[@]}") >"$work/$t/fuzz.log" 2>&1 || status=$?
   done_line=$(grep -E "^#[0-9]+ +DONE" "$work/$t/fuzz.log" | tail -1 || true)
   echo "$t: ${done_line:-no DONE line}; status $status"
   grep -E "ERROR|SUMMARY|runtime error" "$work/$t/fuzz.log" | head -5 || true
