@@ -19,12 +19,17 @@ if ! command -v "$cxx" >/dev/null ||
   echo "skipped: $cxx with libFuzzer is not available (apt-get install clang)"
   exit 77
 fi
+# up to nproc compiles at once; any failure fails the script
+pids=()
 for t in "${targets[@]}"; do
   src="$here/fuzz_$t.cpp"
   bin="$out/fuzz_$t"
   if [ -x "$bin" ] && [ -z "$(find "$src" "$root/gemma4" "$root/ops" "$root/tools" -newer "$bin" -name '*.[hc]*' -print -quit)" ]; then
     continue
   fi
+  while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do sleep 1; done
   "$cxx" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -DHWY_COMPILE_ONLY_STATIC=1 -I"$root" "$src" -o "$bin" -lhwy -lpcre2-8 -pthread
+    -DHWY_COMPILE_ONLY_STATIC=1 -I"$root" "$src" -o "$bin.tmp" -lhwy -lpcre2-8 -pthread && mv "$bin.tmp" "$bin" &
+  pids+=($!)
 done
+for p in "${pids[@]}"; do wait "$p"; done

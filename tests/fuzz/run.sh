@@ -36,7 +36,7 @@ for t in "${targets[@]}"; do
   status=0
   (cd "$work/$t" && nice -n "$nice_level" "$work/fuzz_$t" -runs="$runs" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
      -print_final_stats=1 "${time_limit[@]}" "${dict[@]}" -artifact_prefix="$work/$t/" corpus "${seeds[@]}") >"$work/$t/fuzz.log" 2>&1 || status=$?
-  done_line=$(grep -E "^#[0-9]+ +DONE" "$work/$t/fuzz.log" | tail -1 || true)
+  done_line=$(grep -E "^#[0-9]+ +DONE|^Done [0-9]+ runs" "$work/$t/fuzz.log" | tail -1 || true)
   echo "$t: ${done_line:-no DONE line}; status $status"
   grep -E "ERROR|SUMMARY|runtime error" "$work/$t/fuzz.log" | head -5 || true
   [ "$status" -eq 0 ] || failed=1

@@ -22,7 +22,7 @@ for t in gguf safetensors config tokenizer text; do
   mkdir -p "$tmp/$t"
   if (cd "$tmp" && "$out/fuzz_$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
         -artifact_prefix="$tmp/$t-" "$tmp/$t" "$here/corpus/$t") >"$tmp/$t.log" 2>&1; then
-    echo "$t: $(grep -E '^#[0-9]+ +DONE' "$tmp/$t.log" | tail -1)"
+    echo "$t: $(grep -E '^#[0-9]+ +DONE|^Done [0-9]+ runs' "$tmp/$t.log" | tail -1)"
   else
     echo "$t: FAILED"
     grep -E "ERROR|SUMMARY|runtime error|Test unit written" -A3 "$tmp/$t.log" | head -30
