@@ -34,7 +34,7 @@ for t in "${targets[@]}"; do
   dict=()
   [ -f "$work/seeds/$t.dict" ] && dict=(-dict="$work/seeds/$t.dict")
   status=0
-  (cd "$work/$t" && nice -n "$nice_level" "$work/fuzz_$t" -runs="$runs" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
+  (cd "$work/$t" && nice -n "$nice_level" "$work/fuzz_$t" -runs="$runs" -max_len=65536 -rss_limit_mb=2048 -timeout=60 \
      -print_final_stats=1 "${time_limit[@]}" "${dict[@]}" -artifact_prefix="$work/$t/" corpus "${seeds[@]}") >"$work/$t/fuzz.log" 2>&1 || status=$?
   done_line=$(grep -E "^#[0-9]+ +DONE|^Done [0-9]+ runs" "$work/$t/fuzz.log" | tail -1 || true)
   echo "$t: ${done_line:-no DONE line}; status $status"
