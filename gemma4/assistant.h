@@ -57,23 +57,30 @@ struct Gemma4AssistantConfig {
 };
 
 // Parses a "gemma4_assistant" config.json; `source` names the file in errors.
+inline Gemma4AssistantConfig ParseGemma4AssistantConfigUnguarded(const json& root, const std::string& source);
 inline Gemma4AssistantConfig ParseGemma4AssistantConfig(const json& root, const std::string& source) {
+  return JsonGuard(source, [&] { return ParseGemma4AssistantConfigUnguarded(root, source); });
+}
+
+inline Gemma4AssistantConfig ParseGemma4AssistantConfigUnguarded(const json& root, const std::string& source) {
   using namespace config_detail;
   if (!root.is_object()) throw Error(Str(source, ": not a JSON object"));
   // gemma4_unified_assistant (the 12B's drafter): the same model (HF Gemma4UnifiedAssistantForCausalLM), a
   // gemma4_unified_text text_config, backbone_hidden_size 3840 by default.
-  const std::string model_type = root.value("model_type", std::string());
+  const std::string model_type = GetModelType(root, source);
   if (model_type != "gemma4_assistant" && model_type != "gemma4_unified_assistant")
-    throw Error(Str(Where(source, "model_type"), " is ", root.value("model_type", json("")).dump(),
-                    "; a drafter needs \"gemma4_assistant\" or \"gemma4_unified_assistant\""));
+    throw Error(Str(Where(source, "model_type"), " is \"", model_type,
+                    "\"; a drafter needs \"gemma4_assistant\" or \"gemma4_unified_assistant\""));
   if (!root.contains("text_config") || !root["text_config"].is_object())
     throw Error(Str(source, ": model_type \"", model_type, "\" needs a \"text_config\" object"));
   // HF __post_init__: "Assistant reuses the shared kvs across all layers" — an absent or 0
   // num_kv_shared_layers means all of them.
-  json patched = root;
+  // (a copy of the config's text part only; ParseJson bounded its depth)
+  json patched = {{"model_type", "gemma4_assistant"}, {"text_config", root["text_config"]}};
+  if (root.contains("tie_word_embeddings")) patched["tie_word_embeddings"] = root["tie_word_embeddings"];
   json& tc = patched["text_config"];
   if (!tc.contains("num_kv_shared_layers") || tc["num_kv_shared_layers"].is_null() || tc["num_kv_shared_layers"] == 0)
-    tc["num_kv_shared_layers"] = tc.value("num_hidden_layers", json(30));
+    tc["num_kv_shared_layers"] = tc.contains("num_hidden_layers") ? tc["num_hidden_layers"] : json(30);
   Gemma4AssistantConfig c;
   c.text_config = ParseGemma4TextConfig(patched, source);
   const Gemma4TextConfig& t = c.text_config;
@@ -89,10 +96,11 @@ inline Gemma4AssistantConfig ParseGemma4AssistantConfig(const json& root, const 
     throw Error(Str(Where(where, "num_kv_shared_layers"), " is ", t.num_kv_shared_layers,
                     ": all layers of a drafter must be shared (", t.num_hidden_layers, ")"));
   if (model_type == "gemma4_unified_assistant") c.backbone_hidden_size = 3840;
-  c.backbone_hidden_size = GetInt(root, "backbone_hidden_size", c.backbone_hidden_size, source, 1);
+  c.backbone_hidden_size = GetInt(root, "backbone_hidden_size", c.backbone_hidden_size, source, 1, kMaxWidth);
   c.use_ordered_embeddings = GetBool(root, "use_ordered_embeddings", c.use_ordered_embeddings, source);
-  c.num_centroids = GetInt(root, "num_centroids", c.num_centroids, source, 1);
-  c.centroid_intermediate_top_k = GetInt(root, "centroid_intermediate_top_k", c.centroid_intermediate_top_k, source, 1);
+  c.num_centroids = GetInt(root, "num_centroids", c.num_centroids, source, 1, kMaxVocab);
+  c.centroid_intermediate_top_k =
+      GetInt(root, "centroid_intermediate_top_k", c.centroid_intermediate_top_k, source, 1, kMaxVocab);
   c.tie_word_embeddings = GetBool(root, "tie_word_embeddings", c.tie_word_embeddings, source);
   if (c.use_ordered_embeddings) {
     if (t.vocab_size % c.num_centroids)

@@ -8,6 +8,9 @@
 // - KV-shared layers (the last num_kv_shared_layers) have no store: they read the store of the layer they
 //   share from (Gemma4TextConfig::kv_shared_from), written earlier in the same step.
 // K is stored after k_norm and RoPE, V after v_norm, as [position, KV heads, head_dim] rows of f32.
+// Both kinds of store grow as positions are written (a sliding ring up to its fixed size, then it wraps),
+// so memory follows the context actually used, never a config number (a sliding_window of 2^30 costs
+// nothing until 2^30 positions are held); every size is a checked product.
 // truncate() rolls back rejected speculative positions; the ring still holds what the earlier positions
 // need as long as no more than max_tokens are rolled back.
 #ifndef GEMMA4_CACHE_H_
@@ -51,11 +54,7 @@ struct Gemma4Cache {
         const LayerGeometry& g = config.layers[size_t(i)];
         kv.is_sliding = config.is_sliding(i);
         kv.row = size_t(g.num_key_value_heads * g.head_dim);
-        if (kv.is_sliding) {
-          kv.capacity = size_t(config.sliding_window) - 1 + max_tokens;
-          kv.k.assign(kv.capacity * kv.row, 0.0f);
-          kv.v.assign(kv.capacity * kv.row, 0.0f);
-        }
+        if (kv.is_sliding) kv.capacity = size_t(config.sliding_window) - 1 + max_tokens;
       }
       layers.push_back(std::move(kv));
     }
@@ -64,10 +63,14 @@ struct Gemma4Cache {
   // Stores k, v ([T, KV·D]) of layer `layer` at positions pos0 .. pos0 + T − 1.
   void write(int64_t layer, size_t pos0, size_t T, const float* k, const float* v) {
     LayerKV& kv = layers[size_t(layer)];
-    if (!kv.is_sliding && pos0 + T > kv.capacity) {
-      kv.capacity = std::max(pos0 + T, 2 * kv.capacity);
-      kv.k.resize(kv.capacity * kv.row);
-      kv.v.resize(kv.capacity * kv.row);
+    // slots needed: every position up to pos0 + T (a full store), or up to the ring's size (a sliding one)
+    const size_t need = kv.is_sliding ? std::min(pos0 + T, kv.capacity) : pos0 + T;
+    if (CheckedMul(need, kv.row, "KV cache") > kv.k.size()) {
+      size_t slots = std::max(need, 2 * (kv.k.size() / std::max<size_t>(kv.row, 1)));
+      if (kv.is_sliding) slots = std::min(slots, kv.capacity);
+      kv.k.resize(CheckedMul(slots, kv.row, "KV cache"));
+      kv.v.resize(kv.k.size());
+      if (!kv.is_sliding) kv.capacity = slots;
     }
     for (size_t t = 0; t < T; ++t) {
       std::memcpy(kv.k_row(pos0 + t), k + t * kv.row, kv.row * sizeof(float));

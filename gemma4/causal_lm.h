@@ -56,6 +56,7 @@ struct Gemma4ForCausalLM {
         lm_head.weight.tensor = model.embed_tokens.weight.tensor;
       else
         WeightBinder{checkpoint, ""}("lm_head", lm_head);
+      CheckMappedFiles();  // the small parameters were read from the files just now
     } catch (const Error& e) {  // a shape the config got from a default, not from the file: say which
       if (config.defaulted.empty()) throw;
       std::string keys;

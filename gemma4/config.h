@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gemma4/error.h"
+#include "gemma4/io/json.h"
 
 namespace gemma4 {
 
@@ -114,37 +115,58 @@ inline std::string Where(const std::string& source, const std::string& field) {
   return Str(source, ": field '", field, "'");
 }
 
+// Every integer field that sizes memory has an upper bound (kMax*), so that any product of up to three
+// of them fits int64_t and size_t with room to spare (2^24 · 2^20 · 2^12 = 2^56): no size computed from a
+// config can wrap, and a 2^62 sliding_window is an Error, not a tiny ring buffer.
+constexpr int64_t kMaxVocab = int64_t{1} << 24;      // vocab_size, vocab_size_per_layer_input (Gemma: 2^18)
+constexpr int64_t kMaxWidth = int64_t{1} << 20;      // hidden, intermediate, PLE sizes (Gemma: ≤ 21504)
+constexpr int64_t kMaxCount = int64_t{1} << 12;      // layers, heads (Gemma: ≤ 60, ≤ 32)
+constexpr int64_t kMaxHeadDim = int64_t{1} << 16;    // head_dim, global_head_dim (Gemma: ≤ 512)
+constexpr int64_t kMaxPositions = int64_t{1} << 30;  // max_position_embeddings, sliding_window (Gemma: ≤ 2^18)
+constexpr int64_t kMaxExperts = int64_t{1} << 16;    // num_experts (Gemma: 128)
+
 inline int64_t GetInt(const json& j, const std::string& key, int64_t fallback, const std::string& source,
-                      int64_t min_value = 0) {
+                      int64_t min_value = 0, int64_t max_value = INT64_MAX) {
   if (!j.contains(key)) return fallback;
   const json& v = j[key];
-  if (!v.is_number_integer()) throw Error(Str(Where(source, key), " must be an integer, got ", v.dump()));
+  if (!v.is_number_integer()) throw Error(Str(Where(source, key), " must be an integer, got ", Brief(v)));
+  if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(max_value))
+    throw Error(Str(Where(source, key), " must be <= ", max_value, ", got ", v.get<uint64_t>()));
   const int64_t x = v.get<int64_t>();
   if (x < min_value) throw Error(Str(Where(source, key), " must be >= ", min_value, ", got ", x));
+  if (x > max_value) throw Error(Str(Where(source, key), " must be <= ", max_value, ", got ", x));
   return x;
 }
 
 inline std::optional<int64_t> GetOptionalInt(const json& j, const std::string& key, const std::string& source,
-                                             int64_t min_value = 1) {
+                                             int64_t min_value = 1, int64_t max_value = INT64_MAX) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
-  return GetInt(j, key, 0, source, min_value);
+  return GetInt(j, key, 0, source, min_value, max_value);
+}
+
+// "model_type": a string, or "" when absent; anything else is an Error naming the field.
+inline std::string GetModelType(const json& j, const std::string& source) {
+  if (!j.is_object() || !j.contains("model_type")) return "";
+  const json& v = j["model_type"];
+  if (!v.is_string()) throw Error(Str(Where(source, "model_type"), " must be a string, got ", Brief(v)));
+  return v.get<std::string>();
 }
 
 inline double GetNumber(const json& j, const std::string& key, double fallback, const std::string& source) {
   if (!j.contains(key)) return fallback;
   const json& v = j[key];
-  if (!v.is_number()) throw Error(Str(Where(source, key), " must be a number, got ", v.dump()));
+  if (!v.is_number()) throw Error(Str(Where(source, key), " must be a number, got ", Brief(v)));
   return v.get<double>();
 }
 
 inline bool GetBool(const json& j, const std::string& key, bool fallback, const std::string& source) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
-  if (!j[key].is_boolean()) throw Error(Str(Where(source, key), " must be true or false, got ", j[key].dump()));
+  if (!j[key].is_boolean()) throw Error(Str(Where(source, key), " must be true or false, got ", Brief(j[key])));
   return j[key].get<bool>();
 }
 
 inline RopeParameters ParseRope(const json& j, const std::string& where) {
-  if (!j.is_object()) throw Error(Str(where, " must be an object, got ", j.dump()));
+  if (!j.is_object()) throw Error(Str(where, " must be an object, got ", Brief(j)));
   RopeParameters r;
   if (!j.contains("rope_type") || !j["rope_type"].is_string())
     throw Error(Str(where, ".rope_type must be \"default\" or \"proportional\""));
@@ -169,11 +191,18 @@ inline RopeParameters ParseRope(const json& j, const std::string& where) {
 
 }  // namespace config_detail
 
-// Parses the text-model part of a config.json. `source` names the file in errors.
+inline Gemma4TextConfig ParseGemma4TextConfigUnguarded(const json& root, const std::string& source);
+
+// Parses the text-model part of a config.json. `source` names the file in errors; no other exception
+// than Error leaves it.
 inline Gemma4TextConfig ParseGemma4TextConfig(const json& root, const std::string& source) {
+  return JsonGuard(source, [&] { return ParseGemma4TextConfigUnguarded(root, source); });
+}
+
+inline Gemma4TextConfig ParseGemma4TextConfigUnguarded(const json& root, const std::string& source) {
   using namespace config_detail;
   if (!root.is_object()) throw Error(Str(source, ": not a JSON object"));
-  const std::string model_type = root.value("model_type", std::string());
+  const std::string model_type = GetModelType(root, source);
   // The 12B "Unified" (gemma4_unified, its drafter gemma4_unified_assistant) runs the same text decoder
   // from its own config class, Gemma4UnifiedTextConfig ("gemma4_unified_text"): no PLE and no MoE fields,
   // and other defaults (sliding_window 1024, max_position_embeddings 262144).
@@ -195,7 +224,7 @@ inline Gemma4TextConfig ParseGemma4TextConfig(const json& root, const std::strin
   }
   const json& j = *tj;
   if (j.contains("model_type") && j["model_type"] != text_type)
-    throw Error(Str(Where(where, "model_type"), " is ", j["model_type"].dump(), "; expected \"", text_type, "\""));
+    throw Error(Str(Where(where, "model_type"), " is ", Brief(j["model_type"]), "; expected \"", text_type, "\""));
 
   Gemma4TextConfig c;
   if (unified) {  // Gemma4UnifiedTextConfig's defaults
@@ -205,42 +234,48 @@ inline Gemma4TextConfig ParseGemma4TextConfig(const json& root, const std::strin
     c.vocab_size_per_layer_input = 0;
     c.use_bidirectional_attention = "vision";
   }
-  c.vocab_size = GetInt(j, "vocab_size", c.vocab_size, where, 1);
-  c.hidden_size = GetInt(j, "hidden_size", c.hidden_size, where, 1);
-  c.intermediate_size = GetInt(j, "intermediate_size", c.intermediate_size, where, 1);
-  c.num_hidden_layers = GetInt(j, "num_hidden_layers", c.num_hidden_layers, where, 1);
-  c.num_attention_heads = GetInt(j, "num_attention_heads", c.num_attention_heads, where, 1);
-  c.num_key_value_heads = GetInt(j, "num_key_value_heads", c.num_key_value_heads, where, 1);
-  c.head_dim = GetInt(j, "head_dim", c.head_dim, where, 2);
-  c.global_head_dim = GetInt(j, "global_head_dim", c.global_head_dim, where, 0);
-  c.num_global_key_value_heads = GetOptionalInt(j, "num_global_key_value_heads", where);
-  c.max_position_embeddings = GetInt(j, "max_position_embeddings", c.max_position_embeddings, where, 1);
+  c.vocab_size = GetInt(j, "vocab_size", c.vocab_size, where, 1, kMaxVocab);
+  c.hidden_size = GetInt(j, "hidden_size", c.hidden_size, where, 1, kMaxWidth);
+  c.intermediate_size = GetInt(j, "intermediate_size", c.intermediate_size, where, 1, kMaxWidth);
+  c.num_hidden_layers = GetInt(j, "num_hidden_layers", c.num_hidden_layers, where, 1, kMaxCount);
+  c.num_attention_heads = GetInt(j, "num_attention_heads", c.num_attention_heads, where, 1, kMaxCount);
+  c.num_key_value_heads = GetInt(j, "num_key_value_heads", c.num_key_value_heads, where, 1, kMaxCount);
+  c.head_dim = GetInt(j, "head_dim", c.head_dim, where, 2, kMaxHeadDim);
+  c.global_head_dim = GetInt(j, "global_head_dim", c.global_head_dim, where, 0, kMaxHeadDim);
+  c.num_global_key_value_heads = GetOptionalInt(j, "num_global_key_value_heads", where, 1, kMaxCount);
+  c.max_position_embeddings = GetInt(j, "max_position_embeddings", c.max_position_embeddings, where, 1, kMaxPositions);
   c.rms_norm_eps = GetNumber(j, "rms_norm_eps", c.rms_norm_eps, where);
   if (!(c.rms_norm_eps > 0)) throw Error(Str(Where(where, "rms_norm_eps"), " must be > 0"));
-  c.pad_token_id = GetInt(j, "pad_token_id", c.pad_token_id, where, 0);
-  c.bos_token_id = GetInt(j, "bos_token_id", c.bos_token_id, where, 0);
+  c.pad_token_id = GetInt(j, "pad_token_id", c.pad_token_id, where, 0, kMaxVocab);
+  c.bos_token_id = GetInt(j, "bos_token_id", c.bos_token_id, where, 0, kMaxVocab);
   if (j.contains("eos_token_id") && !j["eos_token_id"].is_null()) {
     const json& e = j["eos_token_id"];
     c.eos_token_id.clear();
-    for (const json& id : e.is_array() ? e : json::array({e})) {
-      if (!id.is_number_integer() || id.get<int64_t>() < 0)
-        throw Error(Str(Where(where, "eos_token_id"), " must be a token id or a list of them, got ", e.dump()));
+    auto add = [&](const json& id) {  // no copy of e: it may be anything the file holds
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= kMaxVocab)
+        throw Error(Str(Where(where, "eos_token_id"), " must be a token id or a list of them, got ", Brief(e)));
       c.eos_token_id.push_back(id.get<int64_t>());
-    }
+    };
+    if (e.is_array())
+      for (const json& id : e) add(id);
+    else
+      add(e);
   }
   // A multimodal config may set tie_word_embeddings at the top level only.
   c.tie_word_embeddings = GetBool(root, "tie_word_embeddings", true, source);
   c.tie_word_embeddings = GetBool(j, "tie_word_embeddings", c.tie_word_embeddings, where);
-  c.sliding_window = GetInt(j, "sliding_window", c.sliding_window, where, 1);
-  c.vocab_size_per_layer_input = GetInt(j, "vocab_size_per_layer_input", c.vocab_size_per_layer_input, where, 0);
-  c.hidden_size_per_layer_input = GetInt(j, "hidden_size_per_layer_input", c.hidden_size_per_layer_input, where, 0);
+  c.sliding_window = GetInt(j, "sliding_window", c.sliding_window, where, 1, kMaxPositions);
+  c.vocab_size_per_layer_input =
+      GetInt(j, "vocab_size_per_layer_input", c.vocab_size_per_layer_input, where, 0, kMaxVocab);
+  c.hidden_size_per_layer_input =
+      GetInt(j, "hidden_size_per_layer_input", c.hidden_size_per_layer_input, where, 0, kMaxWidth);
   c.attention_k_eq_v = GetBool(j, "attention_k_eq_v", c.attention_k_eq_v, where);
-  c.num_kv_shared_layers = GetInt(j, "num_kv_shared_layers", c.num_kv_shared_layers, where, 0);
+  c.num_kv_shared_layers = GetInt(j, "num_kv_shared_layers", c.num_kv_shared_layers, where, 0, kMaxCount);
   c.enable_moe_block = GetBool(j, "enable_moe_block", c.enable_moe_block, where);
   c.use_double_wide_mlp = GetBool(j, "use_double_wide_mlp", c.use_double_wide_mlp, where);
-  c.num_experts = GetOptionalInt(j, "num_experts", where);
-  c.top_k_experts = GetOptionalInt(j, "top_k_experts", where);
-  c.moe_intermediate_size = GetOptionalInt(j, "moe_intermediate_size", where);
+  c.num_experts = GetOptionalInt(j, "num_experts", where, 1, kMaxExperts);
+  c.top_k_experts = GetOptionalInt(j, "top_k_experts", where, 1, kMaxExperts);
+  c.moe_intermediate_size = GetOptionalInt(j, "moe_intermediate_size", where, 1, kMaxWidth);
 
   if (j.contains("hidden_activation") && !j["hidden_activation"].is_null()) {
     if (!j["hidden_activation"].is_string()) throw Error(Str(Where(where, "hidden_activation"), " must be a string"));
@@ -259,7 +294,7 @@ inline Gemma4TextConfig ParseGemma4TextConfig(const json& root, const std::strin
   if (j.contains("use_bidirectional_attention") && !j["use_bidirectional_attention"].is_null()) {
     const json& b = j["use_bidirectional_attention"];
     if (b != "vision")
-      throw Error(Str(Where(where, "use_bidirectional_attention"), " is ", b.dump(),
+      throw Error(Str(Where(where, "use_bidirectional_attention"), " is ", Brief(b),
                       "; only null or \"vision\" (causal text) is supported"));
     c.use_bidirectional_attention = b.get<std::string>();
   }
@@ -283,7 +318,7 @@ inline Gemma4TextConfig ParseGemma4TextConfig(const json& root, const std::strin
       throw Error(Str(Where(where, "layer_types"), " must list ", L, " layer types (num_hidden_layers)"));
     for (size_t i = 0; i < lt.size(); ++i) {
       if (lt[i] != "sliding_attention" && lt[i] != "full_attention")
-        throw Error(Str(Where(where, "layer_types"), "[", i, "] is ", lt[i].dump(),
+        throw Error(Str(Where(where, "layer_types"), "[", i, "] is ", Brief(lt[i]),
                         "; expected \"sliding_attention\" or \"full_attention\""));
       c.layer_types.push_back(lt[i].get<std::string>());
     }
@@ -336,8 +371,9 @@ inline Gemma4TextConfig ParseGemma4TextConfig(const json& root, const std::strin
       for (const auto& [attr, value] : over.items()) {
         if (attr != "head_dim" && attr != "num_key_value_heads" && attr != "num_attention_heads")
           throw Error(Str(w, ".", attr, " is not supported (head_dim, num_key_value_heads, num_attention_heads)"));
-        if (!value.is_number_integer() || value.get<int64_t>() < 1)
-          throw Error(Str(w, ".", attr, " must be a positive integer, got ", value.dump()));
+        const int64_t limit = attr == "head_dim" ? kMaxHeadDim : kMaxCount;
+        if (!value.is_number_integer() || value.get<int64_t>() < 1 || value.get<int64_t>() > limit)
+          throw Error(Str(w, ".", attr, " must be an integer in [1, ", limit, "], got ", Brief(value)));
       }
       LayerGeometry& g = from_plc[size_t(i)];
       g.head_dim = over.value("head_dim", g.head_dim);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gemma4/config.h"
+#include "gemma4/error.h"
 
 namespace gemma4 {
 
@@ -38,6 +39,7 @@ struct ForwardState {
   ForwardState() = default;
   ForwardState(const Gemma4TextConfig& c, size_t max_tokens_) : max_tokens(max_tokens_) {
     const size_t T = max_tokens, H = size_t(c.hidden_size);
+    auto n = [T](size_t per_token) { return CheckedMul(T, per_token, "forward state"); };
     size_t qd = 0, kvd = 0, I = 0, pairs = 0;
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
       const LayerGeometry& g = c.layers[size_t(i)];
@@ -46,32 +48,32 @@ struct ForwardState {
       I = std::max(I, size_t(c.mlp_intermediate_size(i)));
       pairs = std::max(pairs, size_t(g.head_dim / 2));
     }
-    x.resize(T * H);
-    normed.resize(T * H);
-    branch.resize(T * H);
-    q.resize(T * qd);
-    attn.resize(T * qd);
-    k.resize(T * kvd);
-    v.resize(T * kvd);
-    gate.resize(T * I);
-    up.resize(T * I);
-    for (auto* b : {&cos[0], &sin[0], &cos[1], &sin[1]}) b->resize(T * pairs);
+    x.resize(n(H));
+    normed.resize(n(H));
+    branch.resize(n(H));
+    q.resize(n(qd));
+    attn.resize(n(qd));
+    k.resize(n(kvd));
+    v.resize(n(kvd));
+    gate.resize(n(I));
+    up.resize(n(I));
+    for (auto* b : {&cos[0], &sin[0], &cos[1], &sin[1]}) b->resize(n(pairs));
     if (c.has_per_layer_inputs()) {
       const size_t LP = size_t(c.num_hidden_layers * c.hidden_size_per_layer_input);
-      per_layer_inputs.resize(T * LP);
-      per_layer_tmp.resize(T * LP);
-      per_layer_input.resize(T * size_t(c.hidden_size_per_layer_input));
+      per_layer_inputs.resize(n(LP));
+      per_layer_tmp.resize(n(LP));
+      per_layer_input.resize(n(size_t(c.hidden_size_per_layer_input)));
     }
     if (c.enable_moe_block) {
       const size_t E = size_t(*c.num_experts), K = size_t(*c.top_k_experts);
-      branch2.resize(T * H);
-      router_probs.resize(T * E);
-      top_k_weights.resize(T * K);
-      top_k_index.resize(T * K);
+      branch2.resize(n(H));
+      router_probs.resize(n(E));
+      top_k_weights.resize(n(K));
+      top_k_index.resize(n(K));
       expert_rows.resize(T);
-      expert_x.resize(T * H);
-      expert_y.resize(T * H);
-      expert_gate_up.resize(T * 2 * size_t(*c.moe_intermediate_size));
+      expert_x.resize(n(H));
+      expert_y.resize(n(H));
+      expert_gate_up.resize(n(2 * size_t(*c.moe_intermediate_size)));
     }
   }
 };

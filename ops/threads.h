@@ -33,9 +33,14 @@ class ThreadPool {
   }
 
   // Calls fn(task) once for every task in [0, num_tasks) and returns when all have finished.
+  // Trap: the pool holds one job at a time. Two threads calling Run at once (two Sessions on one model,
+  // each in its own thread) once overwrote each other's job and got wrong tokens; now a caller that finds
+  // the pool busy runs its tasks itself, on its own thread. Tasks never depend on which thread runs them,
+  // so the results are the same either way.
   void Run(size_t num_tasks, const std::function<void(size_t)>& fn) {
     if (num_tasks == 0) return;
-    if (num_tasks == 1 || workers_.empty()) {
+    std::unique_lock<std::mutex> caller(caller_mutex_, std::try_to_lock);
+    if (num_tasks == 1 || workers_.empty() || !caller.owns_lock()) {
       for (size_t i = 0; i < num_tasks; ++i) fn(i);
       return;
     }
@@ -96,6 +101,7 @@ class ThreadPool {
   }
 
   std::vector<std::thread> workers_;
+  std::mutex caller_mutex_;  // held by the one caller whose job the workers run
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(size_t)>* fn_ = nullptr;

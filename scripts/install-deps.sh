@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev                               # JSON: config.json, safetensors headers, tokenizer.json
   libpcre2-dev                                     # PCRE2: the regexes a tokenizer.json's pre-tokenizer declares
   catch2                                           # Catch2 2.13: the tests
+  clang libclang-rt-14-dev                         # the second compiler; sanitizers and libFuzzer (.ci/sanitizers.sh, tests/fuzz)
   tmux                                             # the terminal test of gemma4-run -i (tests/terminal/)
   python3-numpy python3-matplotlib jupyter-nbconvert python3-ipykernel   # notebooks/
   python3-jinja2                                   # the oracle rendering the real chat templates (tests/real_gemma4/)

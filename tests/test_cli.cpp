@@ -773,4 +773,50 @@ TEST_CASE("a config.json without a key that sets tensor shapes: the shape error 
   CHECK_THAT(r.out, Catch::Contains("has shape") &&
                         Catch::Contains(dir + "/config.json lacks keys that set tensor shapes; defaults used: hidden_size = "));
   std::system(("rm -rf " + dir).c_str());
+
+TEST_CASE("gemma4-quantize killed mid-write or out of disk: the old file stays, no .tmp is left", "[cli][gguf][real-file]") {
+  const std::string out = TempPath("killed.gguf");
+  struct Remove { std::string p; ~Remove() { std::remove(p.c_str()); std::remove((p + ".tmp").c_str()); } } remove{out};
+  auto write_old = [&] {
+    FILE* f = std::fopen(out.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    std::fputs("old", f);
+    std::fclose(f);
+  };
+  auto content = [&] {
+    FILE* f = std::fopen(out.c_str(), "rb");
+    if (!f) return std::string("(absent)");
+    char buf[16] = {};
+    const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    return std::string(buf, n);
+  };
+  // Killed by SIGTERM / SIGINT once OUTPUT.tmp has bytes (a real-shape random E2B takes minutes to write).
+  // set -m: the background job gets SIGINT delivered (a shell without job control would start it ignored).
+  for (const char* sig : {"TERM", "INT"}) {
+    write_old();
+    const Result r = Run("bash -c 'set -m; " + kQuantize + " --random e2b " + out + " --type f32 -q -t 1 & pid=$!; "
+                         "for i in $(seq 600); do [ -s " + out + ".tmp ] && break; sleep 0.05; done; "
+                         "kill -" + sig + " $pid; wait $pid; echo status=$?'");
+    INFO(sig << ": " << r.out);
+    CHECK_THAT(r.out, Catch::Contains(std::string("status=") + (std::string(sig) == "TERM" ? "143" : "130")));
+    CHECK(content() == "old");
+    CHECK(access((out + ".tmp").c_str(), F_OK) != 0);
+  }
+  // Out of disk: a file size limit of 64 KiB makes the write fail (EFBIG, SIGXFSZ ignored) part-way.
+  write_old();
+  Result r = Run("bash -c 'ulimit -f 64; trap \"\" XFSZ; exec " + kQuantize + " " + kGolden + "/e2b_like " + out +
+                 " --type f32 -q'");
+  INFO(r.out);
+  CHECK(r.status == 1);
+  CHECK(Lines(r.out) == 1);
+  CHECK_THAT(r.out, Catch::Contains(out + ": write failed (File too large)"));
+  CHECK(content() == "old");
+  CHECK(access((out + ".tmp").c_str(), F_OK) != 0);
+  // and with no old file, none appears
+  std::remove(out.c_str());
+  r = Run("bash -c 'ulimit -f 64; trap \"\" XFSZ; exec " + kQuantize + " " + kGolden + "/e2b_like " + out + " --type f32 -q'");
+  CHECK(r.status == 1);
+  CHECK(content() == "(absent)");
+  CHECK(access((out + ".tmp").c_str(), F_OK) != 0);
 }

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "gemma4/text/chat.h"
@@ -154,14 +155,8 @@ inline ChatFormat ChatFormatFor(const std::string& model_path, const Gemma4TextC
     if (IsFile(model_path + "/chat_template.jinja"))
       return ChatFormat::FromTemplate(ReadTextFile(model_path + "/chat_template.jinja"));
     if (IsFile(model_path + "/tokenizer_config.json")) {
-      const nlohmann::json j = ReadJsonFile(model_path + "/tokenizer_config.json");
-      const nlohmann::json t = j.value("chat_template", nlohmann::json());
-      if (t.is_string()) return ChatFormat::FromTemplate(t.get<std::string>());
-      if (t.is_array()) {  // [{"name": ..., "template": ...}, ...]
-        std::string all;
-        for (const auto& e : t) all += e.value("template", "");
-        return ChatFormat::FromTemplate(all);
-      }
+      const std::string path = model_path + "/tokenizer_config.json";
+      if (auto format = ChatFormatFromTokenizerConfig(ReadJsonFile(path), path)) return *format;
     }
   }
   return ChatFormat{config && config->attention_k_eq_v};

@@ -186,7 +186,10 @@ inline Capture CaptureGolden(const Gemma4ForCausalLM& lm, const std::vector<std:
   const Gemma4TextConfig& c = lm.config;
   const int64_t L = c.num_hidden_layers, V = c.vocab_size;
   Capture out;
-  for (const auto& [name, ids] : prompts) {
+  for (const auto& prompt : prompts) {
+    // (plain references, not a structured binding: lambdas may not capture those in C++17)
+    const std::string& name = prompt.first;
+    const auto& ids = prompt.second;
     const int64_t T = int64_t(ids.size());
     Capture cap;
     Session session(lm, ids.size());

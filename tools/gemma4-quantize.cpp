@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
       throw Error(random.empty() ? "expected INPUT and OUTPUT.gguf (see --help)" : "expected OUTPUT.gguf (see --help)");
     tools::ConfigureOps(threads, "");
     const std::string out = pos.back();
+    RemoveTempFileOnSignal();  // killed mid-write: OUTPUT keeps its old content (or stays absent), no OUTPUT.tmp
 
     GgufConversion conv;
     conv.type = ParseType(type_name);

@@ -275,24 +275,6 @@ inline PerplexityResult Perplexity(const Gemma4ForCausalLM& lm, const std::vecto
   return r;
 }
 
-// "2, 105 4\n7" → {2, 105, 4, 7}: ids separated by commas and/or white space (a file of ids), checked as
-// --prompt-ids are (ParseIdList).
-inline std::vector<int32_t> ParseIdText(const std::string& source, const std::string& text) {
-  std::string list;
-  for (size_t i = 0; i < text.size();) {
-    auto separator = [&](size_t j) { return text[j] == ',' || std::isspace(static_cast<unsigned char>(text[j])); };
-    if (separator(i)) {
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    while (j < text.size() && !separator(j)) ++j;
-    list += (list.empty() ? "" : ",") + text.substr(i, j - i);
-    i = j;
-  }
-  return ParseIdList(source, list);
-}
-
 }  // namespace gemma4::tools
 
 #endif  // GEMMA4_TOOLS_PERPLEXITY_H_

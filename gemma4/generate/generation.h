@@ -38,7 +38,7 @@ struct Session {
         max_context(max_context_ ? max_context_ : size_t(model.config.max_position_embeddings)),
         cache(model.config, max_tokens),
         state(model.config, max_tokens),
-        logits(max_tokens * size_t(model.config.vocab_size)) {}
+        logits(CheckedMul(max_tokens, size_t(model.config.vocab_size), "session logits")) {}
 
   size_t vocab_size() const { return size_t(lm.config.vocab_size); }
   size_t position() const { return cache.seq_length; }
@@ -62,6 +62,7 @@ struct Session {
       lm.forward(ids + done, T, cache, state, logits.data(), all_rows, capture);
       done += T;
     }
+    CheckMappedFiles();  // weights read as zeros from a file truncated under us: an Error, not logits
     return all_rows ? logits.data() + (n - 1) * vocab_size() : logits.data();
   }
 

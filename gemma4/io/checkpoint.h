@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gemma4/error.h"
+#include "gemma4/io/json.h"
 #include "gemma4/io/mapped_file.h"
 #include "gemma4/io/safetensors.h"
 #include "gemma4/tensor.h"
@@ -47,15 +48,7 @@ inline bool IsFile(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-inline nlohmann::json ReadJsonFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(Str(path, ": cannot open"));
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(Str(path, ": malformed JSON (", e.what(), ")"));
-  }
-}
+inline nlohmann::json ReadJsonFile(const std::string& path) { return ParseJson(ReadTextFile(path), path); }
 
 // Adds every tensor of one safetensors file; a name already present (from another shard) is an error.
 inline void AddSafetensors(Checkpoint& ckpt, const SafetensorsFile& st) {
@@ -69,7 +62,11 @@ inline void AddSafetensors(Checkpoint& ckpt, const SafetensorsFile& st) {
 
 // A Hugging Face checkpoint directory: config.json plus model.safetensors, or the shards listed by
 // model.safetensors.index.json ("weight_map": {tensor: file}).
+inline Checkpoint LoadSafetensorsDirectoryUnguarded(const std::string& dir);
 inline Checkpoint LoadSafetensorsDirectory(const std::string& dir) {
+  return JsonGuard(dir, [&] { return LoadSafetensorsDirectoryUnguarded(dir); });
+}
+inline Checkpoint LoadSafetensorsDirectoryUnguarded(const std::string& dir) {
   Checkpoint ckpt;
   ckpt.path = dir;
   ckpt.config = ReadJsonFile(dir + "/config.json");
@@ -106,11 +103,7 @@ inline Checkpoint LoadCheckpointFromMemory(const std::string& name, const std::s
                                            const uint8_t* safetensors, size_t size) {
   Checkpoint ckpt;
   ckpt.path = name;
-  try {
-    ckpt.config = nlohmann::json::parse(config_json);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(Str(name, "/config.json: malformed JSON (", e.what(), ")"));
-  }
+  ckpt.config = ParseJson(config_json, name + "/config.json");
   AddSafetensors(ckpt, ParseSafetensors(safetensors, size, name + "/model.safetensors"));
   return ckpt;
 }

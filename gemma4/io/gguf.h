@@ -32,6 +32,7 @@
 
 #include "gemma4/error.h"
 #include "gemma4/io/mapped_file.h"
+#include "gemma4/io/temp_file.h"
 
 namespace gemma4 {
 
@@ -329,8 +330,10 @@ inline GgufFile ParseGguf(const uint8_t* base, uint64_t size, const std::string&
   }
   if (const GgufValue* a = g.find("general.alignment")) {
     if (a->type != GgufType::UINT32) throw Error(Str(g.where("general.alignment"), " must be u32, is ", GgufTypeName(a->type)));
-    if (a->u == 0 || (a->u & (a->u - 1)) != 0)
-      throw Error(Str(g.where("general.alignment"), " = ", a->u, " is not a power of two"));
+    // A power of two, and at least 8: the kernels load f32 (and f16 block scales) in place, so tensor data
+    // must sit at addresses that are multiples of the element size (alignment 1 gave misaligned loads).
+    if (a->u < 8 || (a->u & (a->u - 1)) != 0)
+      throw Error(Str(g.where("general.alignment"), " = ", a->u, " is not a power of two >= 8"));
     g.alignment = uint32_t(a->u);
   }
 
@@ -568,15 +571,12 @@ struct GgufWriter {
     struct stat st;
     if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
       throw Error(Str(path, ": exists and is not a regular file; write the GGUF to a plain file path"));
-    const std::string tmp = path + ".tmp";  // (errors name `path`, the user's, with the system's reason)
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw Error(Str(path, ": cannot create (", std::strerror(errno), ")"));
+    TempFile out(path);  // path.tmp, renamed over path by commit(), removed on any failure (temp_file.h)
     auto fail = [&](const std::string& why) {
-      std::fclose(f);
-      std::remove(tmp.c_str());
+      out.discard();
       throw Error(Str(path, ": ", why));
     };
-    if (std::fwrite(header.data(), 1, header.size(), f) != header.size()) fail(Str("write failed (", std::strerror(errno), ")"));
+    if (!out.write(header.data(), header.size())) fail(out.error());
     const std::vector<uint8_t> zeros(alignment, 0);
     for (size_t i = 0; i < tensors.size(); ++i) {
       const GgufTensorToWrite& t = tensors[i];
@@ -584,7 +584,7 @@ struct GgufWriter {
       bool io_ok = true;
       try {
         t.produce([&](const void* data, size_t n) {
-          io_ok = io_ok && std::fwrite(data, 1, n, f) == n;
+          io_ok = io_ok && out.write(data, n);
           written += n;
         });
       } catch (const std::exception& e) {
@@ -593,14 +593,10 @@ struct GgufWriter {
       if (!io_ok) fail(Str("write failed (", std::strerror(errno), ")"));
       if (written != t.nbytes()) fail(Str("tensor ", t.name, ": produced ", written, " bytes, expected ", t.nbytes()));
       const size_t pad = size_t(align_up(written) - written);
-      if (pad && std::fwrite(zeros.data(), 1, pad, f) != pad) fail(Str("write failed (", std::strerror(errno), ")"));
+      if (!out.write(zeros.data(), pad)) fail(out.error());
       if (progress) progress(i + 1, tensors.size());
     }
-    if (std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
-      const int error = errno;
-      std::remove(tmp.c_str());
-      throw Error(Str(path, ": write failed (", std::strerror(error), ")"));
-    }
+    out.commit();
   }
 };
 

@@ -31,6 +31,7 @@
 #include "gemma4/config.h"
 #include "gemma4/error.h"
 #include "gemma4/io/gguf.h"
+#include "gemma4/io/json.h"
 #include "gemma4/tensor.h"
 #include "ops/dtype.h"
 #include "ops/quant_scalar.h"
@@ -428,7 +429,7 @@ inline int64_t FullAttentionHeadDim(const Gemma4TextConfig& c) {
 }
 inline void SetGemma4Metadata(GgufWriter& w, const nlohmann::json& config_json, const std::string& source,
                               const std::string& name, uint32_t file_type) {
-  const std::string model_type = config_json.value("model_type", std::string());
+  const std::string model_type = config_detail::GetModelType(config_json, source);
   // (llama.cpp converts the 12B Unified, gemma4_unified, to the plain gemma4 architecture)
   const bool assistant = model_type == "gemma4_assistant" || model_type == "gemma4_unified_assistant";
   const std::string arch = assistant ? "gemma4-assistant" : "gemma4";
@@ -589,9 +590,13 @@ inline std::string SetTokenizerMetadata(GgufWriter& w, const std::string& dir, i
     if (!t.contains("model") || !t["model"].contains("vocab") || !t["model"]["vocab"].is_object())
       throw Error(Str(tj, ": no model.vocab object (only BPE tokenizers are supported)"));
     std::map<int64_t, std::pair<std::string, int64_t>> by_id;  // id → (text, type)
+    // Ids are bounded by the vocabulary present (the entries and added tokens the file holds, or the
+    // config's vocab_size): a 70-byte file cannot ask for a table of 2^30 tokens.
+    const size_t n_added = t.contains("added_tokens") && t["added_tokens"].is_array() ? t["added_tokens"].size() : 0;
+    const int64_t id_limit = std::max<int64_t>(vocab_size, TokenIdLimit(t["model"]["vocab"].size() + n_added));
     for (const auto& [text, id] : t["model"]["vocab"].items()) {
-      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= (int64_t{1} << 24))
-        throw Error(Str(tj, ": model.vocab[\"", text, "\"] is not a token id"));
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= id_limit)
+        throw Error(Str(tj, ": model.vocab[\"", text, "\"] is not a token id below ", id_limit));
       const bool byte = text.size() == 6 && text.compare(0, 3, "<0x") == 0 && text[5] == '>';
       by_id[id.get<int64_t>()] = {text, byte ? 6 : 1};
     }
@@ -599,10 +604,16 @@ inline std::string SetTokenizerMetadata(GgufWriter& w, const std::string& dir, i
                                                "<|tool_response>", "<tool_response|>", "<|\"|>"};
     if (t.contains("added_tokens") && t["added_tokens"].is_array())
       for (const json& a : t["added_tokens"]) {
-        if (!a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") || !a["content"].is_string())
-          throw Error(Str(tj, ": added_tokens entry ", a.dump(), " needs id and content"));
+        if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") ||
+            !a["content"].is_string())
+          throw Error(Str(tj, ": added_tokens entry ", Brief(a), " needs id and content"));
+        if (a["id"].get<int64_t>() < 0 || a["id"].get<int64_t>() >= id_limit)
+          throw Error(Str(tj, ": added token ", Brief(a["content"]), " has id ", a["id"].get<int64_t>(),
+                          ", not a token id below ", id_limit));
+        if (a.contains("special") && !a["special"].is_boolean())
+          throw Error(Str(tj, ": added token ", Brief(a["content"]), ": \"special\" must be true or false"));
         const std::string text = a["content"].get<std::string>();
-        int64_t type = a.value("special", false) ? 3 : 4;
+        int64_t type = a.contains("special") && a["special"].get<bool>() ? 3 : 4;
         for (const char* u : kUserDefined)
           if (text == u) type = 4;
         by_id[a["id"].get<int64_t>()] = {text, type};
@@ -618,7 +629,7 @@ inline std::string SetTokenizerMetadata(GgufWriter& w, const std::string& dir, i
         if (m.is_string()) merges.push_back(m.get<std::string>());
         else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string())
           merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
-        else throw Error(Str(tj, ": model.merges entry ", m.dump(), " is not \"a b\" or [a, b]"));
+        else throw Error(Str(tj, ": model.merges entry ", Brief(m), " is not \"a b\" or [a, b]"));
       }
     what = Str("tokenizer from ", tj, ": ", tokens.size(), " tokens, ", merges.size(), " merges");
   } else {
@@ -672,6 +683,7 @@ inline std::string WriteGemma4Gguf(const nlohmann::json& config_json, const std:
                                    GgufConversion& conv, const std::function<void(size_t, size_t)>& progress = nullptr) {
   static const std::map<uint32_t, uint32_t> kFileType = {{ggml_type::F32, 0}, {ggml_type::F16, 1}, {ggml_type::Q4_0, 2},
                                                          {ggml_type::Q8_0, 7}, {ggml_type::BF16, 32}};
+  return JsonGuard(dir.empty() ? source : dir, [&] {
   GgufWriter w;
   const auto ft = kFileType.find(conv.type);
   SetGemma4Metadata(w, config_json, source, conv.name, ft == kFileType.end() ? 0 : ft->second);
@@ -681,6 +693,7 @@ inline std::string WriteGemma4Gguf(const nlohmann::json& config_json, const std:
   AddGemma4Tensors(w, config_json, source, std::move(sources), conv);
   w.write(out, progress);
   return tok;
+  });
 }
 
 }  // namespace gemma4

@@ -22,7 +22,9 @@
 #include <nlohmann/json.hpp>
 
 #include "gemma4/error.h"
+#include "gemma4/io/json.h"
 #include "gemma4/io/mapped_file.h"
+#include "gemma4/io/temp_file.h"
 #include "gemma4/tensor.h"
 
 namespace gemma4 {
@@ -44,19 +46,18 @@ struct SafetensorsFile {
 };
 
 // Parses safetensors bytes held in memory; `path` names them in errors. The tensors point into `base`.
+inline SafetensorsFile ParseSafetensorsUnguarded(const uint8_t* base, size_t size, const std::string& path);
 inline SafetensorsFile ParseSafetensors(const uint8_t* base, size_t size, const std::string& path) {
+  return JsonGuard(path, [&] { return ParseSafetensorsUnguarded(base, size, path); });
+}
+inline SafetensorsFile ParseSafetensorsUnguarded(const uint8_t* base, size_t size, const std::string& path) {
   SafetensorsFile st;
   if (size < 8) throw Error(Str(path, ": truncated safetensors file (", size, " bytes, no header length)"));
   uint64_t header_len;
   std::memcpy(&header_len, base, 8);  // little-endian on every platform we build for
   if (header_len > size - 8)
     throw Error(Str(path, ": header length ", header_len, " runs past the end of the file (", size, " bytes)"));
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(base + 8, base + 8 + header_len);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(Str(path, ": malformed JSON header (", e.what(), ")"));
-  }
+  const nlohmann::json header = ParseJson(reinterpret_cast<const char*>(base) + 8, size_t(header_len), path + " (header)");
   if (!header.is_object()) throw Error(Str(path, ": JSON header is not an object"));
   const uint8_t* data = base + 8 + header_len;
   const uint64_t data_size = size - 8 - header_len;
@@ -79,36 +80,50 @@ inline SafetensorsFile ParseSafetensors(const uint8_t* base, size_t size, const 
     t.name = name;
     t.file = path;
     if (!entry["dtype"].is_string() || !ParseSafetensorsDType(entry["dtype"].get<std::string>(), &t.dtype))
-      throw Error(Str(where, ": unknown dtype ", entry["dtype"].dump()));
+      throw Error(Str(where, ": unknown dtype ", Brief(entry["dtype"])));
     if (!entry["shape"].is_array()) throw Error(Str(where, ": shape is not an array"));
     uint64_t nbytes = ops::DTypeSize(t.dtype);
     for (const auto& d : entry["shape"]) {
-      if (!d.is_number_unsigned()) throw Error(Str(where, ": shape ", entry["shape"].dump(), " is not a list of sizes"));
+      if (!d.is_number_unsigned()) throw Error(Str(where, ": shape ", Brief(entry["shape"]), " is not a list of sizes"));
       const uint64_t dim = d.get<uint64_t>();
       if (dim > (uint64_t{1} << 40) || __builtin_mul_overflow(nbytes, dim, &nbytes))
-        throw Error(Str(where, ": shape ", entry["shape"].dump(), " is too large"));
+        throw Error(Str(where, ": shape ", Brief(entry["shape"]), " is too large"));
       t.shape.push_back(static_cast<int64_t>(dim));
     }
     const auto& off = entry["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
-      throw Error(Str(where, ": data_offsets ", off.dump(), " is not [begin, end]"));
+      throw Error(Str(where, ": data_offsets ", Brief(off), " is not [begin, end]"));
     const uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
-    if (begin > end) throw Error(Str(where, ": data_offsets ", off.dump(), " end before begin"));
+    if (begin > end) throw Error(Str(where, ": data_offsets ", Brief(off), " end before begin"));
     if (end > data_size)
       throw Error(Str(where, ": data ends at byte ", end, " but the file holds only ", data_size,
                       " bytes of data (truncated file?)"));
     if (end - begin != nbytes)
       throw Error(Str(where, ": data_offsets span ", end - begin, " bytes but ", DTypeName(t.dtype), " ",
                       ShapeString(t.shape), " needs ", nbytes));
+    // Kernels load elements in place: each tensor must start at a multiple of its element size (writers
+    // pad the header to 8 bytes for this; a file that does not is refused, not read with misaligned loads).
+    if (reinterpret_cast<uintptr_t>(data + begin) % ops::DTypeSize(t.dtype) != 0)
+      throw Error(Str(where, ": data starts at byte ", 8 + header_len + begin, " of the file, not a multiple of its ",
+                      ops::DTypeSize(t.dtype), "-byte ", DTypeName(t.dtype), " elements (header length ", header_len,
+                      " is not padded to 8 bytes?)"));
     t.data = data + begin;
     t.nbytes = nbytes;
     spans.push_back({begin, end, name});
     st.tensors.emplace(name, std::move(t));
   }
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
-  for (size_t i = 1; i < spans.size(); ++i)
-    if (spans[i].begin < spans[i - 1].end && spans[i].begin != spans[i].end)
-      throw Error(Str(path, ": tensors ", spans[i - 1].name, " and ", spans[i].name, " overlap"));
+  // No two tensors share a byte, and no tensor (even an empty one) starts inside another: sorted by
+  // (begin, end), each span must start at or after the furthest end seen so far (not just its neighbour's:
+  // A[0,16) B[4,4) C[8,16) overlaps although no neighbours do).
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  const Span* furthest = nullptr;  // the span with the largest end so far
+  for (const Span& span : spans) {
+    if (furthest && span.begin < furthest->end)
+      throw Error(Str(path, ": tensors ", furthest->name, " and ", span.name, " overlap"));
+    if (!furthest || span.end > furthest->end) furthest = &span;
+  }
   return st;
 }
 
@@ -127,8 +142,13 @@ inline void WriteSafetensors(const std::string& path, const std::vector<Tensor>&
                              const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
+  // Largest elements first (as HF's writer does): with the header padded to 8, every tensor then starts
+  // at a multiple of its element size without gaps between tensors (which HF's reader refuses).
+  std::vector<Tensor> sorted = tensors;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Tensor& a, const Tensor& b) { return ops::DTypeSize(a.dtype) > ops::DTypeSize(b.dtype); });
   uint64_t offset = 0;
-  for (const Tensor& t : tensors) {
+  for (const Tensor& t : sorted) {
     if (header.contains(t.name)) throw Error(Str(path, ": tensor ", t.name, " given twice"));
     header[t.name] = {{"dtype", DTypeName(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.nbytes}}};
     offset += t.nbytes;
@@ -139,19 +159,12 @@ inline void WriteSafetensors(const std::string& path, const std::vector<Tensor>&
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     throw Error(Str(path, ": is a directory; give a file path to write (e.g. ", path, "/out.safetensors)"));
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(Str(path, ": cannot create (", std::strerror(errno), ")"));
+  TempFile out(path);  // path.tmp, renamed over path by commit(), removed on any failure (temp_file.h)
   const uint64_t header_len = text.size();
-  bool ok = std::fwrite(&header_len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  for (const Tensor& t : tensors) ok = ok && std::fwrite(t.data, 1, t.nbytes, f) == t.nbytes;
-  int error = ok ? 0 : errno;
-  if (std::fclose(f) != 0 && ok) ok = false, error = errno;
-  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) ok = false, error = errno;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw Error(Str(path, ": write failed (", error ? std::strerror(error) : "short write", ")"));
-  }
+  bool ok = out.write(&header_len, 8) && out.write(text.data(), text.size());
+  for (const Tensor& t : sorted) ok = ok && out.write(t.data, t.nbytes);
+  if (!ok) throw Error(Str(path, ": ", out.error()));  // (out's destructor removes path.tmp)
+  out.commit();
 }
 
 }  // namespace gemma4

@@ -23,9 +23,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "gemma4/error.h"
+#include "gemma4/io/json.h"
 #include "gemma4/text/tokenizer.h"
 #include "gemma4/text/utf8.h"
 
@@ -127,6 +132,23 @@ struct ChatFormat {
     return std::string(reply_closed ? "" : "<turn|>") + "\n" + Turn("user", ChatTrim(user)) + generation_prompt(thinking);
   }
 };
+
+// The chat variant a tokenizer_config.json's "chat_template" asks for (a string, or HF's list of
+// {"name", "template"} objects), or nothing when it has none. Anything else there is an Error naming `path`.
+inline std::optional<ChatFormat> ChatFormatFromTokenizerConfig(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_object()) throw Error(Str(path, ": not a JSON object"));
+  const auto it = j.find("chat_template");
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (it->is_string()) return ChatFormat::FromTemplate(it->get<std::string>());
+  if (!it->is_array()) throw Error(Str(path, ": chat_template must be a string or a list of {name, template}"));
+  std::string all;
+  for (const auto& e : *it) {
+    if (!e.is_object() || (e.contains("template") && !e["template"].is_string()))
+      throw Error(Str(path, ": chat_template list entries must be {\"name\": ..., \"template\": \"...\"}, got ", Brief(e)));
+    if (e.contains("template")) all += e["template"].get<std::string>();
+  }
+  return ChatFormat::FromTemplate(all);
+}
 
 // Generation stops on <eos> and <turn|> (and any other id the model's config calls an end of sequence).
 inline std::vector<int32_t> ChatStopIds(const Tokenizer& tok, const std::vector<int64_t>& config_eos = {}) {

@@ -315,8 +315,12 @@ class Tokenizer {
   void build() {
     const std::string& src = spec_.source;
     size_t n = spec_.vocab.size();
+    // ids are bounded by the vocabulary present (its pieces plus the added tokens), never by the largest id
+    const size_t id_limit = size_t(TokenIdLimit(spec_.vocab.size() + spec_.added_tokens.size()));
     for (const auto& a : spec_.added_tokens) {
-      if (a.id < 0) throw Error(Str(src, ": added token \"", a.content, "\" has id ", a.id));
+      if (a.id < 0 || size_t(a.id) >= id_limit)
+        throw Error(Str(src, ": added token \"", a.content, "\" has id ", a.id, ", outside the vocabulary of ",
+                        spec_.vocab.size(), " pieces and ", spec_.added_tokens.size(), " added tokens"));
       n = std::max(n, size_t(a.id) + 1);
     }
     pieces_.assign(n, "");

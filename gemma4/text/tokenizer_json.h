@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gemma4/error.h"
+#include "gemma4/io/json.h"
 #include "gemma4/io/mapped_file.h"
 #include "gemma4/text/tokenizer.h"
 
@@ -44,6 +45,20 @@ inline std::string String(const json& j, const char* key, const std::string& whe
   return v.get<std::string>();
 }
 
+// The array at j[key] (a Sequence's components).
+inline const json& Array(const json& j, const char* key, const std::string& where) {
+  const json& v = Field(j, key, where);
+  if (!v.is_array()) throw Error(Str(where, ".", key, ": expected an array, got ", Brief(v)));
+  return v;
+}
+
+// j[key] by reference (no copy of what may be a large value), null when absent.
+inline const json& Optional(const json& j, const char* key) {
+  static const json kNull;
+  const auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
 inline bool Bool(const json& j, const char* key, bool fallback, const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   if (!j[key].is_boolean()) throw Error(Str(where, ".", key, ": expected true or false"));
@@ -62,7 +77,7 @@ inline void ParseNormalizer(const json& j, const std::string& where, TokenizerSp
   if (j.is_null()) return;
   const std::string type = Type(j, where);
   if (type == "Sequence") {
-    const json& list = Field(j, "normalizers", where);
+    const json& list = Array(j, "normalizers", where);
     for (size_t i = 0; i < list.size(); ++i) ParseNormalizer(list[i], Str(where, ".normalizers[", i, "]"), s);
   } else if (type == "Replace") {
     s.normalizer.push_back({TokenizerSpec::NormalizerStep::kReplace, ParsePattern(j, where), String(j, "content", where)});
@@ -77,7 +92,7 @@ inline void ParsePreTokenizer(const json& j, const std::string& where, Tokenizer
   if (j.is_null()) return;
   const std::string type = Type(j, where);
   if (type == "Sequence") {
-    const json& list = Field(j, "pretokenizers", where);
+    const json& list = Array(j, "pretokenizers", where);
     for (size_t i = 0; i < list.size(); ++i) ParsePreTokenizer(list[i], Str(where, ".pretokenizers[", i, "]"), s);
   } else if (type == "Split") {
     using B = TokenizerSpec::SplitBehavior;
@@ -100,7 +115,7 @@ inline void ParseDecoder(const json& j, const std::string& where, TokenizerSpec&
   using D = TokenizerSpec::DecoderStep;
   const std::string type = Type(j, where);
   if (type == "Sequence") {
-    const json& list = Field(j, "decoders", where);
+    const json& list = Array(j, "decoders", where);
     for (size_t i = 0; i < list.size(); ++i) ParseDecoder(list[i], Str(where, ".decoders[", i, "]"), s);
   } else if (type == "Replace") {
     s.decoder.push_back({D::kReplace, ParsePattern(j, where), String(j, "content", where), 0, 0});
@@ -128,9 +143,13 @@ inline void ParseModel(const json& j, const std::string& where, TokenizerSpec& s
       throw Error(Str(where, ".", key, ": not supported"));
   const json& vocab = Field(j, "vocab", where);
   if (!vocab.is_object()) throw Error(Str(where, ".vocab: expected an object {piece: id}"));
+  // Ids are bounded by the vocabulary present (TokenIdLimit: room for holes, but a table proportional to
+  // the file): a 68-byte file with one piece of id 2^30 − 1 once asked for a table of 2^30 strings.
+  const int64_t limit = TokenIdLimit(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= (int64_t(1) << 30))
-      throw Error(Str(where, ".vocab[\"", it.key(), "\"]: expected an id >= 0"));
+    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= limit)
+      throw Error(Str(where, ".vocab[\"", it.key(), "\"]: expected an id in [0, ", limit, ") (the vocabulary has ",
+                      vocab.size(), " pieces), got ", Brief(it.value())));
     const size_t id = it.value().get<size_t>();
     if (id >= s.vocab.size()) s.vocab.resize(id + 1);
     if (!s.vocab[id].empty()) throw Error(Str(where, ".vocab: id ", id, " is given to both \"", s.vocab[id], "\" and \"", it.key(), "\""));
@@ -164,21 +183,25 @@ inline void ParsePostProcessor(const json& j, const std::string& where, Tokenize
   const std::string type = Type(j, where);
   if (type != "TemplateProcessing")
     throw Error(Str(where, ": post_processor type \"", type, "\" is not supported (supported: TemplateProcessing)"));
-  const json& single = Field(j, "single", where);
+  const json& single = Array(j, "single", where);
   const json& specials = Field(j, "special_tokens", where);
+  if (!specials.is_object()) throw Error(Str(where, ".special_tokens: expected an object"));
   bool seen_sequence = false;
   for (size_t i = 0; i < single.size(); ++i) {
     const json& item = single[i];
     const std::string at = Str(where, ".single[", i, "]");
+    if (!item.is_object()) throw Error(Str(at, ": expected a Sequence or a SpecialToken"));
     if (item.contains("Sequence")) {
       if (seen_sequence) throw Error(Str(at, ": a second Sequence in the single template"));
       seen_sequence = true;
     } else if (item.contains("SpecialToken")) {
       const std::string name = String(item["SpecialToken"], "id", at + ".SpecialToken");
       if (!specials.contains(name)) throw Error(Str(at, ": special token \"", name, "\" is not in special_tokens"));
-      const json& ids = Field(specials[name], "ids", Str(where, ".special_tokens.", name));
+      const json& ids = Array(specials[name], "ids", Str(where, ".special_tokens.", name));
       for (const json& id : ids) {
-        if (!id.is_number_integer() || id.get<int64_t>() < 0) throw Error(Str(where, ".special_tokens.", name, ".ids: expected ids >= 0"));
+        // (an id of 2^32 must not wrap to token 0: the Tokenizer checks each against the vocabulary)
+        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
+          throw Error(Str(where, ".special_tokens.", name, ".ids: expected token ids, got ", Brief(id)));
         (seen_sequence ? s.suffix_ids : s.prefix_ids).push_back(id.get<int32_t>());
       }
     } else {
@@ -195,8 +218,10 @@ inline void ParseAddedTokens(const json& j, const std::string& where, TokenizerS
     const std::string at = Str(where, "[", i, "]");
     const json& t = j[i];
     const json& id = Field(t, "id", at);
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= (int64_t(1) << 30))
-      throw Error(Str(at, ".id: expected an id >= 0"));
+    // bounded by the vocabulary present: the model's pieces plus the added tokens
+    const int64_t limit = TokenIdLimit(s.vocab.size() + j.size());
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= limit)
+      throw Error(Str(at, ".id: expected an id in [0, ", limit, ") (vocabulary and added tokens), got ", Brief(id)));
     TokenizerSpec::AddedToken a;
     a.id = id.get<int32_t>();
     a.content = String(t, "content", at);
@@ -212,8 +237,14 @@ inline void ParseAddedTokens(const json& j, const std::string& where, TokenizerS
 
 }  // namespace tokenizer_json
 
-// The pipeline of a parsed tokenizer.json; `where` names it in messages.
+inline TokenizerSpec TokenizerSpecFromJsonUnguarded(const nlohmann::json& j, const std::string& where);
+
+// The pipeline of a parsed tokenizer.json; `where` names it in messages. Only Error leaves it.
 inline TokenizerSpec TokenizerSpecFromJson(const nlohmann::json& j, const std::string& where) {
+  return JsonGuard(where, [&] { return TokenizerSpecFromJsonUnguarded(j, where); });
+}
+
+inline TokenizerSpec TokenizerSpecFromJsonUnguarded(const nlohmann::json& j, const std::string& where) {
   using namespace tokenizer_json;
   if (!j.is_object()) throw Error(Str(where, ": not a tokenizer.json (expected a JSON object)"));
   if (!j.contains("model")) throw Error(Str(where, ": not a tokenizer.json (no \"model\")"));
@@ -222,23 +253,16 @@ inline TokenizerSpec TokenizerSpecFromJson(const nlohmann::json& j, const std::s
   TokenizerSpec s;
   s.source = where;
   ParseModel(j["model"], where + ": model", s);
-  ParseAddedTokens(j.value("added_tokens", json()), where + ": added_tokens", s);
-  ParseNormalizer(j.value("normalizer", json()), where + ": normalizer", s);
-  ParsePreTokenizer(j.value("pre_tokenizer", json()), where + ": pre_tokenizer", s);
-  ParseDecoder(j.value("decoder", json()), where + ": decoder", s);
-  ParsePostProcessor(j.value("post_processor", json()), where + ": post_processor", s);
+  ParseAddedTokens(Optional(j, "added_tokens"), where + ": added_tokens", s);
+  ParseNormalizer(Optional(j, "normalizer"), where + ": normalizer", s);
+  ParsePreTokenizer(Optional(j, "pre_tokenizer"), where + ": pre_tokenizer", s);
+  ParseDecoder(Optional(j, "decoder"), where + ": decoder", s);
+  ParsePostProcessor(Optional(j, "post_processor"), where + ": post_processor", s);
   return s;
 }
 
 inline TokenizerSpec LoadTokenizerJson(const std::string& path) {
-  const std::string text = ReadTextFile(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(Str(path, ": not valid JSON (byte ", e.byte, ")"));
-  }
-  return TokenizerSpecFromJson(j, path);
+  return TokenizerSpecFromJson(ParseJson(ReadTextFile(path), path), path);
 }
 
 }  // namespace gemma4
