@@ -773,6 +773,7 @@ TEST_CASE("a config.json without a key that sets tensor shapes: the shape error 
   CHECK_THAT(r.out, Catch::Contains("has shape") &&
                         Catch::Contains(dir + "/config.json lacks keys that set tensor shapes; defaults used: hidden_size = "));
   std::system(("rm -rf " + dir).c_str());
+}
 
 TEST_CASE("gemma4-quantize killed mid-write or out of disk: the old file stays, no .tmp is left", "[cli][gguf][real-file]") {
   const std::string out = TempPath("killed.gguf");
