@@ -76,7 +76,7 @@ inline Gemma4AssistantConfig ParseGemma4AssistantConfigUnguarded(const json& roo
   // HF __post_init__: "Assistant reuses the shared kvs across all layers" — an absent or 0
   // num_kv_shared_layers means all of them.
   // (a copy of the config's text part only; ParseJson bounded its depth)
-  json patched = {{"model_type", "gemma4_assistant"}, {"text_config", root["text_config"]}};
+  json patched = {{"model_type", model_type}, {"text_config", root["text_config"]}};
   if (root.contains("tie_word_embeddings")) patched["tie_word_embeddings"] = root["tie_word_embeddings"];
   json& tc = patched["text_config"];
   if (!tc.contains("num_kv_shared_layers") || tc["num_kv_shared_layers"].is_null() || tc["num_kv_shared_layers"] == 0)

@@ -672,7 +672,7 @@ TEST_CASE("gemma4-bench --json prints one line with the speeds, memory, bandwidt
   CHECK(j.at("numerics") == "exact (fast: no Q8_0/Q4_0 matrices)");
 }
 
-TEST_CASE("--numerics: every tool takes exact|fast, says which it used, and refuses anything else", "[cli][numerics]") {
+TEST_CASE("every tool takes --numerics exact|fast, says which it used, and refuses anything else", "[cli][numerics]") {
   const std::string gguf = TempPath("numerics.q8_0.gguf");
   struct Remove { std::string p; ~Remove() { std::remove(p.c_str()); } } remove{gguf};
   REQUIRE(Run(kQuantize + " " + kGolden + "/e2b_like " + gguf + " --type q8_0 -q").status == 0);
