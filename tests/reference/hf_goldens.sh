@@ -11,13 +11,6 @@ shift || true
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(e2b_like assistant)
 
-if [ -z "${GEMMA4_PYTHON:-}" ]; then
-  env_sh="$("$src/scripts/setup-reference.sh" --print-dir)/env.sh"
-  # shellcheck disable=SC1090
-  [ -f "$env_sh" ] && . "$env_sh"
-fi
-if [ -z "${GEMMA4_PYTHON:-}" ] || ! "$GEMMA4_PYTHON" -c 'import transformers, torch, numpy' 2>/dev/null; then
-  echo "SKIP: no Hugging Face reference environment (GEMMA4_PYTHON with transformers, torch); run scripts/setup-reference.sh"
-  exit 77
-fi
+. "$src/tests/reference_env.sh"
+require_reference_python "$src" "transformers, torch, numpy" "Hugging Face reference environment"
 exec "$GEMMA4_PYTHON" "$src/golden/make_golden.py" --check --cases "${cases[@]}"

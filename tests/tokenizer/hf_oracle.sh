@@ -8,15 +8,8 @@
 #   hf_oracle.sh SOURCE_DIR GEMMA4_RUN TOKENIZER_ORACLE
 set -euo pipefail
 src=$1 run=$2 oracle=$3
-if [ -z "${GEMMA4_PYTHON:-}" ]; then
-  env_sh="$("$src/scripts/setup-reference.sh" --print-dir)/env.sh"
-  # shellcheck disable=SC1090
-  [ -f "$env_sh" ] && . "$env_sh"
-fi
-if [ -z "${GEMMA4_PYTHON:-}" ] || ! "$GEMMA4_PYTHON" -c 'import tokenizers' 2>/dev/null; then
-  echo "SKIP: no Hugging Face tokenizers (GEMMA4_PYTHON with tokenizers); run scripts/setup-reference.sh"
-  exit 77
-fi
+. "$src/tests/reference_env.sh"
+require_reference_python "$src" tokenizers "Hugging Face tokenizers"
 corpus=$src/tests/tokenizer/corpus.jsonl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

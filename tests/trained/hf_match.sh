@@ -7,10 +7,9 @@
 #   tests/trained/hf_match.sh GEMMA4_RUN GEMMA4_EVAL SOURCE_DIR
 set -euo pipefail
 run=$1 eval=$2 src=$3
-py=${GEMMA4_PYTHON:-$("$src/scripts/setup-reference.sh" --print-dir)/venv/bin/python}
-if ! "$py" -c "import transformers, tokenizers, torch" >/dev/null 2>&1; then
-  echo "skipped: no reference environment at $py (make it with scripts/setup-reference.sh)"; exit 77
-fi
+. "$src/tests/reference_env.sh"
+require_reference_python "$src" "transformers, tokenizers, torch" "Hugging Face reference environment"
+py=$GEMMA4_PYTHON
 export OMP_NUM_THREADS=1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 valid=$src/golden/train/valid.txt
