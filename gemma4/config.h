@@ -482,7 +482,7 @@ inline GenerationConfig ParseGenerationConfig(const json& j, const std::string& 
   return g;
 }
 
-// Built-in configs of the released models (shared/ARCHITECTURE.md), as config.json text-model objects,
+// Built-in configs of the released models (docs/ARCHITECTURE.md), as config.json text-model objects,
 // e.g. for making real-shape random-weight models. Names: "e2b", "e4b", "12b" (the Unified, a
 // "gemma4_unified_text" object), "26b-a4b", "31b".
 inline json Gemma4PresetConfig(const std::string& name) {

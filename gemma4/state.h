@@ -1,7 +1,7 @@
 // gemma4/state.h — the activations of one forward step, allocated once (llama2.c's RunState).
 //
 // Sized from the config for at most `max_tokens` tokens per step; forward() never allocates. Letters as in
-// shared/ARCHITECTURE.md: T tokens, H hidden, nH heads, KV key/value heads, D head_dim (the largest of any
+// docs/ARCHITECTURE.md: T tokens, H hidden, nH heads, KV key/value heads, D head_dim (the largest of any
 // layer), I MLP width (the widest layer), L layers, P per-layer-input size, E experts, k top-k, V vocab.
 #ifndef GEMMA4_STATE_H_
 #define GEMMA4_STATE_H_

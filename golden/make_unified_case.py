@@ -4,7 +4,7 @@ layout (config.json, generation_config.json, model.safetensors), for golden/make
 Hugging Face's Gemma4UnifiedForConditionalGeneration; and golden/assistant_12b, a tiny
 Gemma4UnifiedAssistantForCausalLM drafter for it (gemma4_unified_assistant, dense tied head).
 
-What it has of the real 12B (shared/ARCHITECTURE.md, "12B Unified"): model_type gemma4_unified with text
+What it has of the real 12B (docs/ARCHITECTURE.md, "12B Unified"): model_type gemma4_unified with text
 part gemma4_unified_text (no PLE, no MoE, no KV sharing), attention_k_eq_v with one global KV head,
 global_head_dim != head_dim, the [S×5, F] layer pattern, softcap 30, tied head, text tensors under
 `model.language_model.`, and the 11 multimodal tensors under the real checkpoint's names

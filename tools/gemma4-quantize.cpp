@@ -1,5 +1,5 @@
 // gemma4-quantize — write a Gemma 4 model as a GGUF file llama.cpp loads (its `gemma4` layout, names,
-// shapes and metadata; shared/GGUF_GEMMA4.md), converting the big matrices to --type.
+// shapes and metadata; docs/GGUF_GEMMA4.md), converting the big matrices to --type.
 //
 //   gemma4-quantize INPUT OUTPUT.gguf --type f32|f16|bf16|q8_0|q4_0
 //   gemma4-quantize --random e2b|e4b|12b|26b-a4b|31b --seed S OUTPUT.gguf --type q4_0

@@ -1,7 +1,7 @@
 // gemma4/io/gguf_checkpoint.h — llama.cpp's `gemma4` / `gemma4-assistant` GGUF files as a Checkpoint (HF
 // tensor names and shapes, an HF-form config), and a Checkpoint written back as such a GGUF.
 //
-// The layout is shared/GGUF_GEMMA4.md's (llama.cpp de3ff815, conversion/gemma.py): tensors are renamed
+// The layout is docs/GGUF_GEMMA4.md's (llama.cpp de3ff815, conversion/gemma.py): tensors are renamed
 // (blk.{i}.attn_q.weight ↔ model.layers.{i}.self_attn.q_proj.weight ...), never transposed or permuted
 // (ggml's ne = {in, out} is PyTorch's [out, in], so the bytes are read in place); norms carry no +1;
 // layer_scalar gains a ".weight"; router.scale / per_expert_scale become ffn_gate_inp.scale /

@@ -1,5 +1,5 @@
 // tests/reference/gemma4_reference.h — a second, independent Gemma 4 text decoder in float64, written
-// straight from shared/ARCHITECTURE.md and HF's modeling_gemma4.py, for differential tests on configurations
+// straight from docs/ARCHITECTURE.md and HF's modeling_gemma4.py, for differential tests on configurations
 // the goldens do not cover.
 //
 // It shares nothing with gemma4/ but the checkpoint container: it reads the raw config.json keys itself,
