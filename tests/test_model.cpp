@@ -3,8 +3,8 @@
 // checkpoint layouts (sharded, text-only prefix, f32/f16 weights, untied head) change nothing they should not.
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
 
+#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -764,13 +764,13 @@ TEST_CASE("Generate: an interrupt between prompt chunks drops the prompt and lea
     Session s(*lm, 4, 8192);
     std::vector<int32_t> history;
     Generate(s, greedy, history, turn1, options, [](int32_t) { return true; });
-    volatile std::sig_atomic_t flag = 0;
+    std::atomic<bool> flag{false};
     GenerateOptions o = options;
     o.interrupt = &flag;
     o.session_ids = &held;
     std::thread ctrl_c([&] {
       std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
-      flag = 1;
+      flag = true;
     });
     const std::vector<int32_t> history_before = history;
     const GenerateResult r = Generate(s, greedy, history, turn2, o, [](int32_t) { return true; });

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -164,11 +165,13 @@ inline ChatFormat ChatFormatFor(const std::string& model_path, const Gemma4TextC
 
 // Ctrl-C: the first press while generating stops generation after the current token (Interrupted() turns
 // true); at any other time, or pressed twice, it ends the program.
-inline volatile std::sig_atomic_t g_interrupt = 0;
-inline volatile std::sig_atomic_t g_generating = 0;
+// Lock-free atomics are safe to touch from a signal handler (C++17 [support.signal]).
+static_assert(std::atomic<bool>::is_always_lock_free, "the Ctrl-C flags must be lock-free atomics");
+inline std::atomic<bool> g_interrupt{false};
+inline std::atomic<bool> g_generating{false};
 inline void OnInterrupt(int) {
   if (g_generating && !g_interrupt) {
-    g_interrupt = 1;
+    g_interrupt = true;
     return;
   }
   const char nl = '\n';

@@ -242,8 +242,8 @@ int main(int argc, char** argv) {
       std::optional<Tokenizer::DecodeStream> stream;
       if (text_out) stream.emplace(*tok, /*skip_special=*/true);
       bool first_id = true;
-      tools::g_interrupt = 0;
-      tools::g_generating = 1;
+      tools::g_interrupt = false;
+      tools::g_generating = true;
       const GenerateResult r = generate(session, sampler, history, turn_ids, options, [&](int32_t id) {
         emitted.push_back(id);
         if (text_out) {  // (an id past the tokenizer's pieces, which a random model can emit, prints nothing)
@@ -255,7 +255,7 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
         return true;
       });
-      tools::g_generating = 0;
+      tools::g_generating = false;
       if (r.prompt_fed == r.prompt_tokens) {  // the session holds the prompt and every emitted id but the last sampled
         held.insert(held.end(), turn_ids.begin(), turn_ids.end());
         held.insert(held.end(), emitted.begin(), emitted.end() - (r.stop_id < 0 && !emitted.empty() ? 1 : 0));

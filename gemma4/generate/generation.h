@@ -8,8 +8,8 @@
 #define GEMMA4_GENERATION_H_
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -89,9 +89,10 @@ inline std::vector<int32_t> GreedyGenerate(Session& session, const std::vector<i
 struct GenerateOptions {
   long max_new_tokens = -1;                       // -1: until a stop token or the context is full
   std::vector<int32_t> stop_ids;                  // sampled but not emitted (HF: eos_token_id list)
-  // Set (by a signal handler) to stop: checked between prompt chunks (then the prompt is dropped) and after
-  // each emitted token (then generation stops after it).
-  const volatile std::sig_atomic_t* interrupt = nullptr;
+  // Set to stop, by a signal handler (Ctrl-C) or another thread: checked between prompt chunks (then the
+  // prompt is dropped) and after each emitted token (then generation stops after it). An atomic, not a
+  // volatile sig_atomic_t: that one is safe from a signal handler only, a write from a thread is a data race.
+  const std::atomic<bool>* interrupt = nullptr;
   // The ids the session holds before the call, in order: what rebuilds it when an interrupted prompt fed more
   // than one chunk (the sliding-window rings then no longer hold what came before). Null: it is rebuilt empty.
   const std::vector<int32_t>* session_ids = nullptr;
