@@ -18,6 +18,7 @@
 
 using namespace gemma4;
 using gemma4::test::GoldenDir;
+using gemma4::test::LogitsInChunks;
 using gemma4::test::TempDir;
 
 namespace {
@@ -71,19 +72,6 @@ std::vector<Tensor> TensorsOf(const Checkpoint& ckpt, const std::string& from_pr
     out.push_back(copy);
   }
   return out;
-}
-
-// All logits of a prompt fed in chunks of `chunk` tokens ([T,V]).
-std::vector<float> LogitsInChunks(const Gemma4ForCausalLM& lm, const std::vector<int32_t>& ids, size_t chunk) {
-  Session session(lm, chunk);
-  const size_t V = session.vocab_size();
-  std::vector<float> all;
-  for (size_t done = 0; done < ids.size(); done += chunk) {
-    const size_t T = std::min(chunk, ids.size() - done);
-    session.prefill(ids.data() + done, T, nullptr, /*all_rows=*/true);
-    all.insert(all.end(), session.logits.begin(), session.logits.begin() + long(T * V));
-  }
-  return all;
 }
 
 float MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {

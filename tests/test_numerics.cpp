@@ -14,16 +14,10 @@
 
 using namespace gemma4;
 using gemma4::test::ForEachTarget;
+using gemma4::test::LogitsInChunks;
+using gemma4::test::RandomFloats;
 
 namespace {
-
-std::vector<float> RandomFloats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
 std::vector<uint8_t> Quantized(DType t, size_t rows, size_t K, uint32_t seed, float scale) {
   const std::vector<float> w = RandomFloats(rows * K, seed, scale);
@@ -77,19 +71,6 @@ void ForEachFastPath(const Body& body) {
 
 bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-// A token's logits for a prompt fed in chunks of `chunk` tokens ([T,V]).
-std::vector<float> LogitsInChunks(const Gemma4ForCausalLM& lm, const std::vector<int32_t>& ids, size_t chunk) {
-  Session session(lm, chunk);
-  const size_t V = session.vocab_size();
-  std::vector<float> all;
-  for (size_t done = 0; done < ids.size(); done += chunk) {
-    const size_t T = std::min(chunk, ids.size() - done);
-    session.prefill(ids.data() + done, T, nullptr, /*all_rows=*/true);
-    all.insert(all.end(), session.logits.begin(), session.logits.begin() + long(T * V));
-  }
-  return all;
 }
 
 struct NumericsScope {  // sets the process-wide mode, restores exact at scope exit

@@ -12,16 +12,9 @@
 
 using namespace gemma4;
 using gemma4::test::ForEachTarget;
+using gemma4::test::RandomFloats;
 
 namespace {
-
-std::vector<float> RandomFloats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
 // Weights of dtype t: returns the stored bytes and, in `exact`, the f32 values they hold.
 std::vector<uint8_t> StoreAs(const std::vector<float>& values, DType t, std::vector<float>* exact) {

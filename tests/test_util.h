@@ -7,9 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,28 @@ inline std::vector<std::string> GoldenTargetCases() {
   closedir(dir);
   std::sort(cases.begin(), cases.end());
   return cases;
+}
+
+// n normal random floats (mean 0, standard deviation `scale`), the same for the same seed.
+inline std::vector<float> RandomFloats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// All logits of a prompt fed in chunks of `chunk` tokens ([T,V]).
+inline std::vector<float> LogitsInChunks(const Gemma4ForCausalLM& lm, const std::vector<int32_t>& ids, size_t chunk) {
+  Session session(lm, chunk);
+  const size_t V = session.vocab_size();
+  std::vector<float> all;
+  for (size_t done = 0; done < ids.size(); done += chunk) {
+    const size_t T = std::min(chunk, ids.size() - done);
+    session.prefill(ids.data() + done, T, nullptr, /*all_rows=*/true);
+    all.insert(all.end(), session.logits.begin(), session.logits.begin() + long(T * V));
+  }
+  return all;
 }
 
 // A fresh empty directory under the build's temp area, removed with its files at scope exit.
