@@ -48,6 +48,7 @@ build_llama_golden() {
   llama_golden=$out/llama_golden
   mkdir -p "$out"
   if [ ! -x "$llama_golden" ] || [ "$root/tests/llamacpp/llama_golden.cpp" -nt "$llama_golden" ] ||
+     [ "$root/tests/llamacpp/golden_ids.h" -nt "$llama_golden" ] ||
      [ "$llama_lib/libllama.so" -nt "$llama_golden" ]; then
     # shellcheck disable=SC2086  # llama_inc holds several -I flags
     ${CXX:-g++} -std=c++17 -O2 -Wall -Wextra -o "$llama_golden" "$root/tests/llamacpp/llama_golden.cpp" \
@@ -61,6 +62,7 @@ build_llama_draft() {
   [ -n "$llama_src" ] && [ -f "$llama_src/common/speculative.h" ] && [ -e "$llama_lib/libllama-common.so" ] || return 1
   mkdir -p "$out"
   if [ ! -x "$llama_draft" ] || [ "$root/tests/llamacpp/llama_draft.cpp" -nt "$llama_draft" ] ||
+     [ "$root/tests/llamacpp/golden_ids.h" -nt "$llama_draft" ] ||
      [ "$llama_lib/libllama-common.so" -nt "$llama_draft" ]; then
     # shellcheck disable=SC2086  # llama_inc holds several -I flags
     ${CXX:-g++} -std=c++17 -O2 -Wall -Wextra -o "$llama_draft" "$root/tests/llamacpp/llama_draft.cpp" \

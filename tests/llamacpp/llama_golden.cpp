@@ -19,27 +19,13 @@
 #include "llama.h"
 
 #include "gemma4/io/safetensors.h"
+#include "tests/llamacpp/golden_ids.h"
 
 namespace {
 
-std::vector<int32_t> Ints(const gemma4::SafetensorsFile& st, const std::string& name, const std::string& path) {
-  const auto it = st.tensors.find(name);
-  if (it == st.tensors.end()) throw gemma4::Error(path + ": no tensor " + name);
-  if (it->second.dtype != gemma4::DType::I32) throw gemma4::Error(path + ": " + name + " is not I32");
-  std::vector<int32_t> v(size_t(it->second.numel()));
-  std::memcpy(v.data(), it->second.data, it->second.nbytes);
-  return v;
-}
-
-std::string Join(const std::vector<int32_t>& v) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
-  return s;
-}
-
-void Quiet(ggml_log_level level, const char* text, void*) {
-  if (level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
-}
+using gemma4_llamacpp::Ints;
+using gemma4_llamacpp::Join;
+using gemma4_llamacpp::Quiet;
 
 struct Context {
   llama_context* ctx;
