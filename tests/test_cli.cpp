@@ -669,7 +669,7 @@ TEST_CASE("gemma4-bench --json prints one line with the speeds, memory, bandwidt
                           "bandwidth_fraction"})
     CHECK(j.at(key).get<double>() > 0);
   // The embedded model is f32/bf16: fast (bench's default) has nothing to change, and says so.
-  CHECK(j.at("numerics") == "exact (fast: no Q8_0/Q4_0 matrices)");
+  CHECK(j.at("numerics") == "exact (fast: no quantized matrices)");
 }
 
 TEST_CASE("every tool takes --numerics exact|fast, says which it used, and refuses anything else", "[cli][numerics]") {

@@ -206,7 +206,7 @@ inline const char* NumericsInUse(const Gemma4ForCausalLM& lm) {
     if (ops::HasFastMatMul(layer.self_attn.q_proj.weight.tensor.dtype) ||
         ops::HasFastMatMul(layer.mlp.down_proj.weight.tensor.dtype))
       return "fast";
-  return "exact (fast: no Q8_0/Q4_0 matrices)";
+  return "exact (fast: no quantized matrices)";
 }
 
 // Applies -t (0 = all cores), --simd (a target to cap at: "avx3", "avx2", "scalar"...) and --numerics.
