@@ -5,6 +5,7 @@
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <string>
@@ -275,6 +276,51 @@ TEST_CASE("speculative decoding continues a session that already holds an earlie
   CHECK(got == expected);
   CHECK(st.accepted > 0);
   RequireSameCache(session.cache, plain.cache, lm->config);
+}
+
+TEST_CASE("SpeculativeGenerateFn feeds a long prompt in chunks as Generate does, and an interrupt drops it",
+          "[speculative]") {
+  auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
+  const std::vector<int32_t> turn1 = {2, 71, 68, 408, 257};
+  std::vector<int32_t> turn2;  // 3 chunks of the session's 8 tokens and a part
+  for (int32_t i = 0; i < 27; ++i) turn2.push_back(int32_t((i * 37 + 11) % lm->config.vocab_size));
+  Session plain(*lm, 8);
+  plain.prefill(turn1.data(), turn1.size());
+  const std::vector<int32_t> expected = GreedyGenerate(plain, turn2, 12);
+  REQUIRE(std::none_of(expected.begin(), expected.end(), [&](int32_t t) { return lm->config.is_eos(t); }));
+  MostlyRightDrafter right;
+  right.truth = expected, right.prompt_len = turn1.size() + turn2.size(), right.vocab = lm->config.vocab_size;
+  SpeculativeStats totals;
+  const GenerateFn generate = SpeculativeGenerateFn(right, 4, &totals);
+  Sampler sampler(SamplingParams{});
+  GenerateOptions options;
+  options.max_new_tokens = 12;
+  Session session(*lm, 8);
+  session.prefill(turn1.data(), turn1.size());
+  std::vector<int32_t> history = turn1, got;
+  SECTION("as plain greedy decoding") {
+    const GenerateResult r = generate(session, sampler, history, turn2, options, [&](int32_t t) {
+      got.push_back(t);
+      return true;
+    });
+    CHECK(got == expected);
+    CHECK(r.prompt_fed == turn2.size());
+    CHECK(totals.accepted > 0);
+  }
+  SECTION("Ctrl-C before the prompt: nothing fed, the session as before") {
+    std::atomic<bool> interrupt{true};
+    options.interrupt = &interrupt;
+    const GenerateResult r = generate(session, sampler, history, turn2, options, [&](int32_t t) {
+      got.push_back(t);
+      return true;
+    });
+    CHECK(r.interrupted);
+    CHECK(r.prompt_fed == 0);
+    CHECK(r.generated == 0);
+    CHECK(got.empty());
+    CHECK(history == turn1);
+    CHECK(session.position() == turn1.size());
+  }
 }
 
 TEST_CASE("speculative sampling draws from the target's distribution (chi-square, false failure <= 1e-6)",

@@ -108,25 +108,14 @@ struct GenerateResult {
   std::vector<int32_t> pending;       // sampled ids not yet in the KV cache: feed them before the next prompt
 };
 
-// Feeds `prompt` after what the session holds, then samples token by token. `history` is every id in the
-// session (the repetition penalty looks at it); the prompt and each emitted id are appended to it.
-// on_token(id) sees each emitted id (never a stop id); returning false stops there.
-using TokenCallback = std::function<bool(int32_t)>;
-using GenerateFn = std::function<GenerateResult(Session&, Sampler&, std::vector<int32_t>& history,
-                                                const std::vector<int32_t>& prompt, const GenerateOptions&,
-                                                const TokenCallback&)>;
-
-inline GenerateResult Generate(Session& session, Sampler& sampler, std::vector<int32_t>& history,
-                               const std::vector<int32_t>& prompt, const GenerateOptions& options,
-                               const TokenCallback& on_token) {
-  using Clock = std::chrono::steady_clock;
-  GenerateResult r;
+// Feeds `prompt` after what the session holds, chunk by chunk (as Session::prefill feeds it), with a look at
+// options.interrupt between chunks: a long prompt takes seconds. Returns the last chunk's logits, or null when
+// interrupted: then the prompt is taken back out of the session, rolled back when the sliding-window rings
+// still hold what came before it (at most one chunk fed), else rebuilt from options.session_ids. Sets
+// r.prompt_tokens, r.prompt_fed and r.interrupted. Every generation loop starts here.
+inline const float* FeedPrompt(Session& session, const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                               GenerateResult& r) {
   r.prompt_tokens = prompt.size();
-  const auto t0 = Clock::now();
-  // The prompt chunk by chunk (as Session::prefill feeds it), with a look at the interrupt between chunks: a
-  // long prompt takes seconds. An interrupted prompt is taken back out of the session: rolled back when the
-  // sliding-window rings still hold what came before it (at most one chunk fed), else rebuilt from
-  // options.session_ids.
   if (prompt.empty()) throw Error("prefill: empty prompt");
   session.check_room(prompt.size());
   session.lm.model.check_ids(prompt.data(), prompt.size());
@@ -142,12 +131,33 @@ inline GenerateResult Generate(Session& session, Sampler& sampler, std::vector<i
           session.prefill(options.session_ids->data(), options.session_ids->size());
       }
       r.interrupted = true;
-      r.prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-      return r;
+      return nullptr;
     }
     const size_t T = std::min(session.state.max_tokens, prompt.size() - r.prompt_fed);
     logits = session.prefill(prompt.data() + r.prompt_fed, T);
     r.prompt_fed += T;
+  }
+  return logits;
+}
+
+// Feeds `prompt` after what the session holds, then samples token by token. `history` is every id in the
+// session (the repetition penalty looks at it); the prompt and each emitted id are appended to it.
+// on_token(id) sees each emitted id (never a stop id); returning false stops there.
+using TokenCallback = std::function<bool(int32_t)>;
+using GenerateFn = std::function<GenerateResult(Session&, Sampler&, std::vector<int32_t>& history,
+                                                const std::vector<int32_t>& prompt, const GenerateOptions&,
+                                                const TokenCallback&)>;
+
+inline GenerateResult Generate(Session& session, Sampler& sampler, std::vector<int32_t>& history,
+                               const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                               const TokenCallback& on_token) {
+  using Clock = std::chrono::steady_clock;
+  GenerateResult r;
+  const auto t0 = Clock::now();
+  const float* logits = FeedPrompt(session, prompt, options, r);
+  if (!logits) {
+    r.prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return r;
   }
   history.insert(history.end(), prompt.begin(), prompt.end());
   const auto t1 = Clock::now();

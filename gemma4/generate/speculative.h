@@ -125,25 +125,28 @@ struct SpeculativeStats {
   double tokens_per_forward() const { return target_forwards ? 1.0 + accepted_per_forward() : 0.0; }
 };
 
-// Prefills `prompt`, then emits up to n_predict tokens through on_token (return false to stop; generation
-// also stops after an EOS token of the target's config; penalties see `prompt` and what follows, not
-// earlier turns the session holds). draft_max: tokens per draft (llama.cpp's
-// --spec-draft-n-max). The session's max_tokens must be ≥ draft_max + 2: the verify batch is draft_max + 1
-// and the drafter's sliding layers read W + 1 positions of a ring that keeps W − 1 + max_tokens.
-// Afterwards the cache holds the prompt and every emitted token but the last, as after plain decoding.
-inline SpeculativeStats SpeculativeGenerate(Session& session, DraftSource& drafter, const std::vector<int32_t>& prompt,
-                                            size_t n_predict, size_t draft_max, Sampler& sampler,
-                                            const std::function<bool(int32_t)>& on_token,
-                                            SpeculativeRule rule = SpeculativeAccept) {
+// The session's max_tokens must be ≥ draft_max + 2: the verify batch is draft_max + 1 and the drafter's
+// sliding layers read W + 1 positions of a ring that keeps W − 1 + max_tokens.
+inline void CheckSpeculativeSession(const Session& session, size_t draft_max) {
   if (session.cache.max_tokens < draft_max + 2 || session.state.max_tokens < draft_max + 1)
     throw Error(Str("speculative decoding with --draft-max ", draft_max, " needs a session of max_tokens >= ",
                     draft_max + 2, ", this one has ", session.cache.max_tokens));
+}
+
+// Speculative decoding once `prompt` is in the session (SpeculativeGenerate below feeds it in one call,
+// SpeculativeGenerateFn with FeedPrompt, which looks at the interrupt between chunks): `logits` are its last
+// token's, the session's state.x holds its last chunk's final-norm hidden states. The rest as SpeculativeGenerate.
+inline SpeculativeStats SpeculativeGenerateAfterPrompt(Session& session, DraftSource& drafter,
+                                                       const std::vector<int32_t>& prompt, const float* logits,
+                                                       size_t n_predict, size_t draft_max, Sampler& sampler,
+                                                       const std::function<bool(int32_t)>& on_token,
+                                                       SpeculativeRule rule = SpeculativeAccept) {
+  CheckSpeculativeSession(session, draft_max);
   const Gemma4ForCausalLM& lm = session.lm;
   const size_t V = session.vocab_size(), H = size_t(lm.config.hidden_size);
   SpeculativeStats stats;
   std::vector<int32_t> history = prompt;
-  const size_t start = session.position();  // a session may already hold earlier turns
-  const float* logits = session.prefill(prompt.data(), prompt.size());
+  const size_t start = session.position() - prompt.size();  // a session may already hold earlier turns
   if (n_predict == 0) return stats;
   // the final-norm hidden state of the prompt's last token: the last chunk's row (chunks of max_tokens)
   std::vector<float> hidden(session.state.x.begin() + long(((prompt.size() - 1) % session.state.max_tokens) * H),
@@ -201,6 +204,20 @@ inline SpeculativeStats SpeculativeGenerate(Session& session, DraftSource& draft
   return stats;
 }
 
+// Prefills `prompt`, then emits up to n_predict tokens through on_token (return false to stop; generation
+// also stops after an EOS token of the target's config; penalties see `prompt` and what follows, not
+// earlier turns the session holds). draft_max: tokens per draft (llama.cpp's --spec-draft-n-max); the
+// session's max_tokens must be ≥ draft_max + 2 (CheckSpeculativeSession).
+// Afterwards the cache holds the prompt and every emitted token but the last, as after plain decoding.
+inline SpeculativeStats SpeculativeGenerate(Session& session, DraftSource& drafter, const std::vector<int32_t>& prompt,
+                                            size_t n_predict, size_t draft_max, Sampler& sampler,
+                                            const std::function<bool(int32_t)>& on_token,
+                                            SpeculativeRule rule = SpeculativeAccept) {
+  CheckSpeculativeSession(session, draft_max);
+  const float* logits = session.prefill(prompt.data(), prompt.size());
+  return SpeculativeGenerateAfterPrompt(session, drafter, prompt, logits, n_predict, draft_max, sampler, on_token, rule);
+}
+
 // Generate()'s contract (gemma4/generate/generation.h: stop ids, interrupt, max_new_tokens, pending ids, timings) on
 // top of speculative decoding, so a caller (gemma4-run, a chat loop) swaps one loop for the other. `totals`
 // accumulates the statistics of every call. Prompt time here is the time to the first token.
@@ -210,13 +227,19 @@ inline GenerateFn SpeculativeGenerateFn(DraftSource& drafter, size_t draft_max, 
                                        const TokenCallback& on_token) {
     using Clock = std::chrono::steady_clock;
     GenerateResult r;
-    r.prompt_tokens = prompt.size();
-    const size_t room = session.max_context - session.position() - prompt.size();
-    const size_t n = options.max_new_tokens < 0 ? room + 1 : std::min(size_t(options.max_new_tokens), room + 1);
+    CheckSpeculativeSession(session, draft_max);
     const auto t0 = Clock::now();
+    const float* logits = FeedPrompt(session, prompt, options, r);  // interruptible between chunks
+    if (!logits) {
+      r.prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      return r;
+    }
+    const size_t room = session.max_context - session.position();
+    const size_t n = options.max_new_tokens < 0 ? room + 1 : std::min(size_t(options.max_new_tokens), room + 1);
     auto t1 = t0;
     history.insert(history.end(), prompt.begin(), prompt.end());
-    const SpeculativeStats st = SpeculativeGenerate(session, drafter, prompt, n, draft_max, sampler, [&](int32_t id) {
+    const SpeculativeStats st = SpeculativeGenerateAfterPrompt(session, drafter, prompt, logits, n, draft_max, sampler,
+                                                               [&](int32_t id) {
       if (r.generated == 0 && r.stop_id < 0) t1 = Clock::now();
       r.pending = {id};  // the last emitted id is never in the cache
       if (std::find(options.stop_ids.begin(), options.stop_ids.end(), id) != options.stop_ids.end()) {
@@ -232,7 +255,6 @@ inline GenerateFn SpeculativeGenerateFn(DraftSource& drafter, size_t draft_max, 
       return true;
     });
     if (r.generated == 0 && r.stop_id < 0) t1 = Clock::now();
-    r.prompt_fed = prompt.size();  // (the interrupt is looked at only after tokens here)
     r.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
     r.generate_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
     if (totals) {
