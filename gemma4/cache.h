@@ -110,6 +110,18 @@ struct Gemma4Cache {
     for (const LayerKV& kv : layers) n += kv.bytes();
     return n;
   }
+
+  // The bytes the stores must hold once `positions` positions are written (no growth slack): each own store
+  // keeps min(positions, ring size) rows if sliding, every position if full; KV-shared layers keep none.
+  // What bytes() is after one step that writes them all (gemma4-eval describe: KV cache vs context).
+  size_t bytes_needed(size_t positions) const {
+    size_t n = 0;
+    for (const LayerKV& kv : layers)
+      if (kv.row)
+        n += CheckedMul(2 * (kv.is_sliding ? std::min(positions, kv.capacity) : positions), kv.row * sizeof(float),
+                        "KV cache");
+    return n;
+  }
 };
 
 }  // namespace gemma4

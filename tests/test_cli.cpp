@@ -389,6 +389,59 @@ TEST_CASE("gemma4-eval and gemma4-bench refuse bad input in one line", "[cli]") 
   }
 }
 
+TEST_CASE("gemma4-eval describe: the engine's geometry, parameters and KV bytes of a released shape", "[cli]") {
+  const Result r = Run(kEval + " describe --random e2b -c 100 -c 131072 2>/dev/null");
+  REQUIRE(r.status == 0);
+  const nlohmann::json d = nlohmann::json::parse(r.out);
+  const auto& layers = d.at("layers");
+  REQUIRE(layers.size() == 35);
+  // docs/ARCHITECTURE.md: the KV-shared layers 15..34 read layer 13 (sliding) or 14 (full) and keep no K/V
+  CHECK(layers[15]["kv_source"] == 13);
+  CHECK(layers[19]["kv_source"] == 14);
+  CHECK(layers[14]["kv_source"] == 14);
+  CHECK(layers[20]["kv_bytes_per_position"] == 0);
+  CHECK(layers[20]["mlp_intermediate_size"] == 12288);
+  // layer 0 counted by hand: q 8x256, k and v 1x256, o; q/k norms 256; MLP 3 x 1536x6144; 4 norms, the scalar;
+  // PLE gate and projection 1536x256 and their norm 1536
+  const int64_t H = 1536;
+  CHECK(layers[0]["params"] == 8 * 256 * H + 2 * 256 * H + H * 8 * 256 + 2 * 256 + 3 * H * 6144 + 4 * H + 1 + 2 * H * 256 + H);
+  // read per token: the PLE table (262144 x 35·256) only one row, the tied embedding whole again as the head
+  const int64_t table = int64_t(262144) * 35 * 256, embed = int64_t(262144) * H;
+  CHECK(d["params"]["by_part"]["model.embed_tokens_per_layer"] == table);
+  CHECK(d["params_read_per_token"]["total"].get<int64_t>() ==
+        d["params"]["total"].get<int64_t>() - table + 35 * 256 + H);
+  CHECK(d["params_read_per_token"]["by_part"]["model.embed_tokens"] == embed + H);
+  // KV bytes (f32 K and V): 12 own sliding layers of 1x256 hold min(n, 512), 3 own full layers of 1x512 hold n
+  const auto kv = d["kv_cache_bytes"];
+  CHECK(kv["context"] == nlohmann::json::array({100, 131072}));
+  CHECK(kv["as_built"][0] == 8 * (12 * 256 * 100 + 3 * 512 * 100));
+  CHECK(kv["as_built"][1] == int64_t(8) * (12 * 256 * 512 + 3 * 512 * 131072));
+  CHECK(kv["no_window_bound"][1] == int64_t(8) * (12 * 256 + 3 * 512) * 131072);
+  CHECK(kv["no_kv_sharing"][1] == int64_t(8) * (28 * 256 * 512 + int64_t(7) * 512 * 131072));
+  CHECK(kv["neither"][1] == int64_t(8) * (28 * 256 + 7 * 512) * 131072);
+
+  // MoE: 8 of 128 experts read per token
+  const Result moe = Run(kEval + " describe --random 26b-a4b -c 1024 2>/dev/null");
+  REQUIRE(moe.status == 0);
+  const nlohmann::json m = nlohmann::json::parse(moe.out);
+  CHECK(m["moe"]["top_k_experts"] == 8);
+  const int64_t stored = m["layers"][0]["params"], read = m["layers"][0]["params_read_per_token"];
+  const int64_t experts = 128 * (2 * 704 * 2816 + 2816 * 704);
+  CHECK(stored - read == experts - experts / 16);
+
+  // a checkpoint directory, and the embedded model, by their config alone
+  CHECK(Run(kEval + " describe -m " + kGolden + "/trained_moe").status == 0);
+  CHECK(Run(kEval + " describe").status == 0);
+  for (const std::string& bad : {kEval + " describe --random 7b", kEval + " describe -c 0",
+                                 kEval + " describe --random e2b -m " + kGolden + "/e2b_like",
+                                 kEval + " describe -m /no/such/model"}) {
+    const Result e = Run(bad);
+    INFO(bad << " → " << e.out);
+    CHECK(e.status == 1);
+    CHECK(Lines(e.out) == 1);
+  }
+}
+
 TEST_CASE("gemma4-bench measures the embedded model", "[cli]") {
   const Result r = Run(kBench + " -p 8 -n 4 -r 1 -t 1");
   INFO(r.out);

@@ -238,6 +238,31 @@ TEST_CASE("sliding-window layers hold at most W - 1 + max_tokens positions, what
   CHECK(session.cache.bytes() > full_bytes_before);  // only because full layers grew
 }
 
+TEST_CASE("Gemma4Cache::bytes_needed is what the stores hold after one step writes every position", "[model]") {
+  auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
+  const Gemma4TextConfig& c = lm->config;
+  for (size_t n : {size_t(1), size_t(c.sliding_window) - 1, size_t(c.sliding_window) + 5, size_t(3 * c.sliding_window)}) {
+    Session session(*lm, n);
+    std::vector<int32_t> ids(n);
+    for (size_t i = 0; i < n; ++i) ids[i] = int32_t((7 * i + 3) % size_t(c.vocab_size));
+    session.prefill(ids.data(), n);  // one step of n tokens: every store is allocated to exactly what it needs
+    INFO("n = " << n);
+    CHECK(session.cache.bytes() == session.cache.bytes_needed(n));
+    CHECK(session.cache.bytes_needed(n) > 0);
+  }
+  // one token per step: sliding rings stop at W, full stores keep every position (they grow with slack)
+  Session session(*lm, 1);
+  const size_t steps = size_t(2 * c.sliding_window + 3);
+  for (size_t i = 0; i < steps; ++i) session.decode(int32_t(i % size_t(c.vocab_size)));
+  size_t want = 0;
+  for (int64_t i = 0; i < c.first_kv_shared_layer_idx(); ++i) {
+    const LayerGeometry& g = c.layers[size_t(i)];
+    want += 2 * sizeof(float) * size_t(g.num_key_value_heads * g.head_dim) * (c.is_sliding(i) ? size_t(c.sliding_window) : steps);
+  }
+  CHECK(session.cache.bytes_needed(steps) == want);
+  CHECK(session.cache.bytes() >= want);
+}
+
 TEST_CASE("KV-shared layers read the last earlier layer of their own type", "[model]") {
   auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
   const Gemma4TextConfig& c = lm->config;  // 10 layers, S S S S F S S S S F, last 5 shared

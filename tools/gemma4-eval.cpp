@@ -5,6 +5,7 @@
 //   gemma4-eval compare --golden FILE --logits FILE ...    another engine's outputs vs a golden file
 //   gemma4-eval dump    --model DIR --prompt-ids ... --out FILE   our outputs, as a golden file
 //   gemma4-eval ppl     --model DIR -f TEXT [--kl-base FILE]   perplexity, KL against a base run
+//   gemma4-eval describe --random PRESET | --model DIR         per-layer geometry, parameters, KV bytes (JSON)
 // golden and compare print a table (one row per capture point) and end with a line that starts PASS or
 // FAIL; exit status 0 only on PASS. Format, metrics and tiers: golden/FORMAT.md.
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
@@ -16,6 +17,7 @@
 #include "tools/args.h"
 #include "tools/common.h"
 #include "tools/compare.h"
+#include "tools/describe.h"
 #include "tools/golden.h"
 #include "tools/perplexity.h"
 #include "tools/progress.h"
@@ -238,6 +240,33 @@ static int Ppl(int argc, char** argv) {
   return 0;
 }
 
+static int Describe(int argc, char** argv) {
+  std::string model_path, preset;
+  std::vector<std::string> context_args;
+  tools::ArgParser args("gemma4-eval describe",
+                        "Print a model's geometry as the engine builds it, as JSON (tools/describe.h): per layer the\n"
+                        "attention shape, the layer whose K/V it reads, MLP width, parameters stored and read per\n"
+                        "token; KV-cache bytes (f32 K and V) against the context, with and without window bounding\n"
+                        "and KV sharing. Reads only the config: no weights are loaded.");
+  args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
+      .option("--random", "PRESET", &preset, "or a released shape: e2b, e4b, 12b, 26b-a4b, 31b")
+      .option("-c, --context", "N", &context_args, "a context length for the KV bytes (repeatable; default 256, 512, ... up to "
+                                               "max_position_embeddings)");
+  if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval describe --help)");
+  if (!preset.empty() && !model_path.empty()) throw Error("give --model or --random, not both");
+  std::vector<size_t> contexts;
+  for (const std::string& a : context_args) {
+    const long n = tools::ArgParser::ParseLong("--context", a);
+    if (n < 1) throw Error(Str("--context: ", n, " is not a positive length"));
+    contexts.push_back(size_t(n));
+  }
+  const Gemma4TextConfig config = preset.empty() ? tools::ReadModelConfig(model_path)
+                                                 : ParseGemma4TextConfig(Gemma4PresetConfig(preset), "preset " + preset);
+  const std::string name = !preset.empty() ? preset : model_path.empty() ? tools::kEmbeddedModelName : model_path;
+  std::printf("%s\n", tools::DescribeModel(config, name, contexts).dump(1).c_str());
+  return 0;
+}
+
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-eval", [&] {
     const std::string usage =
@@ -247,12 +276,14 @@ int main(int argc, char** argv) {
         "  compare  judge another engine's logits / capture points against a golden file\n"
         "  dump     write a model's capture points as a golden file\n"
         "  ppl      perplexity over a text, KL divergence against a base run\n"
+        "  describe a model's per-layer geometry, parameters and KV-cache bytes, as JSON\n"
         "run 'gemma4-eval COMMAND --help' for a command's options; 'gemma4-eval --version' for the version\n";
     const std::string command = argc > 1 ? argv[1] : "";
     if (command == "golden") return Golden(argc, argv);
     if (command == "compare") return Compare(argc, argv);
     if (command == "dump") return Dump(argc, argv);
     if (command == "ppl") return Ppl(argc, argv);
+    if (command == "describe") return Describe(argc, argv);
     if (command == "-h" || command == "--help") {
       std::fputs(usage.c_str(), stdout);
       return 0;
@@ -261,7 +292,7 @@ int main(int argc, char** argv) {
       std::printf("%s\n", tools::ArgParser::Version("gemma4-eval").c_str());
       return 0;
     }
-    throw Error(command.empty() ? "no command given (golden, compare, dump, ppl)"
-                                : Str("unknown command \"", command, "\" (golden, compare, dump, ppl)"));
+    throw Error(command.empty() ? "no command given (golden, compare, dump, ppl, describe)"
+                                : Str("unknown command \"", command, "\" (golden, compare, dump, ppl, describe)"));
   });
 }

@@ -5,11 +5,15 @@
 //              "<prompt>.greedy_tokens"; prints "ok"/"FAIL" per prompt, exit 1 on any FAIL;
 //   --logits   llama.cpp's logits at every prompt position, one batch, raw f32 [T, V] in OUTDIR/<prompt>.f32
 //              (for gemma4-eval compare).
+//   --hidden   with --logits: also each decoder layer's output (llama.cpp's "l_out-<i>" graph nodes, after
+//              layer_scalar, read through the cb_eval callback), raw f32 [L, T, H] in
+//              OUTDIR/<prompt>.hidden_states.f32 (gemma4-eval compare --capture hidden_states=FILE).
 // The context: F32 K/V cache (--kv f16 for llama.cpp's default), a full-size sliding-window cache, flash
 // attention off, one batch for the whole prompt: what tests/llamacpp/README.md explains the tiny models need.
 // Built by tests/llamacpp/llama.sh against a llama.cpp build; never part of the default build.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -27,9 +31,31 @@ using gemma4_llamacpp::Ints;
 using gemma4_llamacpp::Join;
 using gemma4_llamacpp::Quiet;
 
+// Each decoder layer's output, collected as llama.cpp computes it: cb_eval is asked about every graph node
+// ("ask"), and shown the ones it asked for once their data exist.
+struct LayerOutputs {
+  std::vector<std::vector<float>> layers;  // [L][T·H]
+  std::string error;                       // set (and the computation stopped) on a node it cannot read
+  static bool Callback(ggml_tensor* t, bool ask, void* user) {
+    const char* prefix = "l_out-";
+    if (std::strncmp(t->name, prefix, std::strlen(prefix)) != 0) return ask ? false : true;
+    if (ask) return true;
+    auto& self = *static_cast<LayerOutputs*>(user);
+    if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t)) {  // no exception through llama.cpp's frames
+      self.error = std::string(t->name) + ": not a contiguous f32 tensor";
+      return false;
+    }
+    const size_t layer = size_t(std::atoi(t->name + std::strlen(prefix)));
+    if (self.layers.size() <= layer) self.layers.resize(layer + 1);
+    self.layers[layer].resize(size_t(ggml_nelements(t)));
+    ggml_backend_tensor_get(t, self.layers[layer].data(), 0, ggml_nbytes(t));
+    return true;
+  }
+};
+
 struct Context {
   llama_context* ctx;
-  Context(llama_model* model, uint32_t n_ctx, ggml_type kv, int threads) {
+  Context(llama_model* model, uint32_t n_ctx, ggml_type kv, int threads, LayerOutputs* hidden = nullptr) {
     llama_context_params p = llama_context_default_params();
     p.n_ctx = n_ctx;
     p.n_batch = p.n_ubatch = n_ctx;
@@ -39,6 +65,10 @@ struct Context {
     p.swa_full = true;
     p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     p.no_perf = true;
+    if (hidden) {
+      p.cb_eval = LayerOutputs::Callback;
+      p.cb_eval_user_data = hidden;
+    }
     ctx = llama_init_from_model(model, p);
     if (!ctx) throw gemma4::Error("llama_init_from_model failed");
   }
@@ -67,18 +97,21 @@ int32_t Argmax(const float* x, int32_t n) { return int32_t(std::max_element(x, x
 int main(int argc, char** argv) {
   std::vector<std::string> pos;
   std::string logits_dir, kv_name = "f32";
-  bool greedy = false;
+  bool greedy = false, hidden = false;
   int threads = 2;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--greedy") greedy = true;
+    else if (a == "--hidden") hidden = true;
     else if (a == "--logits" && i + 1 < argc) logits_dir = argv[++i];
     else if (a == "--kv" && i + 1 < argc) kv_name = argv[++i];
     else if (a == "-t" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else pos.push_back(a);
   }
-  if (pos.size() != 2 || (!greedy && logits_dir.empty()) || (kv_name != "f32" && kv_name != "f16") || threads < 1) {
-    std::fprintf(stderr, "usage: llama_golden MODEL.gguf GOLDEN.safetensors [--greedy] [--logits OUTDIR] [--kv f32|f16] [-t N]\n");
+  if (pos.size() != 2 || (!greedy && logits_dir.empty()) || (hidden && logits_dir.empty()) ||
+      (kv_name != "f32" && kv_name != "f16") || threads < 1) {
+    std::fprintf(stderr, "usage: llama_golden MODEL.gguf GOLDEN.safetensors [--greedy] [--logits OUTDIR [--hidden]] "
+                         "[--kv f32|f16] [-t N]\n");
     return 2;
   }
   const std::string model_path = pos[0], golden_path = pos[1];
@@ -103,7 +136,8 @@ int main(int argc, char** argv) {
     for (const std::string& prompt : prompts) {
       const std::vector<int32_t> ids = Ints(st, prompt + ".input_ids", golden_path);
       if (!logits_dir.empty()) {
-        Context c(model, uint32_t(std::max<size_t>(256, ids.size())), kv, threads);
+        LayerOutputs layers;
+        Context c(model, uint32_t(std::max<size_t>(256, ids.size())), kv, threads, hidden ? &layers : nullptr);
         c.decode(ids, 0, true);
         std::vector<float> out(ids.size() * size_t(V));
         for (size_t t = 0; t < ids.size(); ++t) {
@@ -116,6 +150,21 @@ int main(int argc, char** argv) {
         f.write(reinterpret_cast<const char*>(out.data()), std::streamsize(out.size() * sizeof(float)));
         if (!f) throw gemma4::Error(file + ": cannot write");
         std::printf("%s: %zu x %d logits -> %s\n", prompt.c_str(), ids.size(), V, file.c_str());
+        if (hidden) {
+          if (!layers.error.empty()) throw gemma4::Error(prompt + ": " + layers.error);
+          const int32_t L = llama_model_n_layer(model);
+          const size_t TH = ids.size() * size_t(llama_model_n_embd(model));
+          if (layers.layers.size() != size_t(L)) throw gemma4::Error(prompt + ": llama.cpp showed no l_out of every layer");
+          const std::string hfile = logits_dir + "/" + prompt + ".hidden_states.f32";
+          std::ofstream h(hfile, std::ios::binary);
+          for (const std::vector<float>& l : layers.layers) {
+            if (l.size() != TH) throw gemma4::Error(prompt + ": a layer output of " + std::to_string(l.size()) + " values, not T x H");
+            h.write(reinterpret_cast<const char*>(l.data()), std::streamsize(l.size() * sizeof(float)));
+          }
+          if (!h) throw gemma4::Error(hfile + ": cannot write");
+          std::printf("%s: %d x %zu x %d layer outputs -> %s\n", prompt.c_str(), L, ids.size(), llama_model_n_embd(model),
+                      hfile.c_str());
+        }
       }
       if (greedy) {
         const std::vector<int32_t> want = Ints(st, prompt + ".greedy_tokens", golden_path);
