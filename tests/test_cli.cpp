@@ -875,6 +875,26 @@ TEST_CASE("--override and --ablate: every tool takes them; a bad one is one line
   REQUIRE(plain.status == 0);
   CHECK(plain.out.substr(0, plain.out.find('\n')) == same.out.substr(0, same.out.find('\n')));
   CHECK(plain.out.substr(0, plain.out.find('\n')) != changed.out.substr(0, changed.out.find('\n')));
+  // every capture point (hidden states, logits) of a no-op override is the plain run's, byte for byte
+  const std::string d1 = TempPath("plain.safetensors"), d2 = TempPath("noop.safetensors"), d3 = TempPath("ablated.safetensors");
+  const std::string dump = kEval + " dump" + e2b + " --prompt-ids 2,100,200,300,400 --greedy 4 -t 1 -o ";
+  REQUIRE(Run(dump + d1).status == 0);
+  REQUIRE(Run(dump + d2 + " --override sliding_window=32 --override final_logit_softcapping=30").status == 0);
+  REQUIRE(Run(dump + d3 + " --ablate zero_expert=0 --override top_k_experts=1").status == 1);  // e2b has no MoE
+  REQUIRE(Run(dump + d3 + " --ablate skip_layer=9").status == 0);
+  auto bytes = [](const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    std::string b;
+    char buf[65536];
+    size_t n;
+    while (f && (n = std::fread(buf, 1, sizeof buf, f)) > 0) b.append(buf, n);
+    if (f) std::fclose(f);
+    return b;
+  };
+  CHECK(bytes(d1).size() > 1000);
+  CHECK(bytes(d1) == bytes(d2));
+  CHECK(bytes(d1) != bytes(d3));
+  for (const std::string& d : {d1, d2, d3}) std::remove(d.c_str());
   // golden still passes unmodified, and fails when a mechanism is removed
   CHECK(Run(kEval + " golden" + e2b + " -t 1").status == 0);
   Result r = Run(kEval + " golden" + e2b + " -t 1 --ablate ple");
@@ -904,8 +924,8 @@ TEST_CASE("--override and --ablate: every tool takes them; a bad one is one line
            {kRun + e2b + " --override num_kv_shared_layers=0",
             "--override num_kv_shared_layers=0: layer 5 would compute its own K/V, but"},
            {kRun + e2b + " --override num_kv_shared_layers=11", "field 'num_kv_shared_layers'"},
-           {kEval + " ppl" + moe + " --ids-file /dev/null --override top_k_experts=9", "top_k_experts' is 9, more than num_experts 8"},
-           {kEval + " ppl" + moe + " --ids-file /dev/null --override top_k_experts=0", "field 'top_k_experts' must be >= 1"},
+           {kEval + " golden" + moe + " --override top_k_experts=9", "top_k_experts' is 9, more than num_experts 8"},
+           {kRun + moe + " --override top_k_experts=0", "field 'top_k_experts' must be >= 1"},
            {kRun + e2b + " --ablate nope", "--ablate nope: unknown ablation"},
            {kRun + e2b + " --ablate skip_layer=x", "--ablate skip_layer=x: skip_layer takes a layer index"},
            {kRun + e2b + " --ablate skip_layer=10", "--ablate skip_layer=10: " + kGolden + "/trained_e2b has 10 layers"},
