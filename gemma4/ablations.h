@@ -12,7 +12,8 @@
 //                                           cache grows as positions are written, so it costs no memory up front
 //
 // All off (the default) is the unmodified model, bit for bit: each switch is one branch not taken.
-// Parsed from the tools' --ablate flag and checked against the model by gemma4/study.h.
+// Parsed from the tools' --ablate flag (ParseAblation, gemma4/overrides.h); set them through gemma4/study.h
+// (Study, StudiedConfig, LoadStudied), which checks them against the model and applies full_attention.
 #ifndef GEMMA4_ABLATIONS_H_
 #define GEMMA4_ABLATIONS_H_
 
