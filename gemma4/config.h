@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gemma4/ablations.h"
 #include "gemma4/error.h"
 #include "gemma4/io/json.h"
 
@@ -77,6 +78,7 @@ struct Gemma4TextConfig {
   std::vector<std::string> warnings;             // what HF would log (e.g. a forced last layer type)
   std::vector<std::string> defaulted;            // "hidden_size = 2304": shape-setting keys config.json lacks,
                                                  // filled with the class default (named in shape errors)
+  Ablations ablations;                           // not a config.json key: study switches, all off (ablations.h)
 
   bool is_sliding(int64_t i) const { return layer_types[size_t(i)] == "sliding_attention"; }
   // HF: first_kv_shared_layer_idx = num_hidden_layers - num_kv_shared_layers.

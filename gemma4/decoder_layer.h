@@ -36,6 +36,8 @@ struct Gemma4TextDecoderLayer {
   int64_t hidden_size = 0;                  // H
   int64_t hidden_size_per_layer_input = 0;  // P (0: no PLE tail)
   bool enable_moe_block = false;
+  bool skipped = false;                     // Ablations "skip_layer=i" (ablations.h)
+  bool drop_per_layer_input = false;        // Ablations "ple"
   Gemma4TextAttention self_attn;
   Gemma4TextMLP mlp;
   Gemma4RMSNorm input_layernorm, post_attention_layernorm, pre_feedforward_layernorm, post_feedforward_layernorm;
@@ -53,6 +55,7 @@ struct Gemma4TextDecoderLayer {
   Gemma4TextDecoderLayer(const Gemma4TextConfig& config, int64_t layer)
       : layer_idx(layer), hidden_size(config.hidden_size),
         hidden_size_per_layer_input(config.hidden_size_per_layer_input), enable_moe_block(config.enable_moe_block),
+        skipped(config.ablations.skips(layer)), drop_per_layer_input(config.ablations.drop_per_layer_inputs),
         self_attn(config, layer), mlp(config, layer) {
     const int64_t H = hidden_size;
     const double eps = config.rms_norm_eps;
@@ -66,7 +69,7 @@ struct Gemma4TextDecoderLayer {
     }
     if (enable_moe_block) {
       router = Gemma4TextRouter(config);
-      experts = Gemma4TextExperts(config);
+      experts = Gemma4TextExperts(config, layer);
       post_feedforward_layernorm_1 = post_feedforward_layernorm_2 = pre_feedforward_layernorm_2 = Gemma4RMSNorm(H, eps);
     }
   }
@@ -106,6 +109,12 @@ struct Gemma4TextDecoderLayer {
     const size_t pairs = rotary.table(self_attn.is_sliding).rotary_pairs();
 
     input_layernorm.forward(x, T, s.normed.data());
+    if (skipped) {  // Ablations "skip_layer=i": x passes through; the K/V still go to the cache for their readers
+      if (!self_attn.is_kv_shared_layer && !kv_read)
+        self_attn.compute_kv(s.normed.data(), T, pos0, s.cos[type].data(), s.sin[type].data(), pairs, cache,
+                             s.k.data(), s.v.data());
+      return;
+    }
     self_attn.forward(s.normed.data(), T, pos0, s.cos[type].data(), s.sin[type].data(), pairs, cache, s.q.data(),
                       s.k.data(), s.v.data(), s.attn.data(), s.branch.data(), kv_read);
     post_attention_layernorm.forward(s.branch.data(), T, s.branch.data());
@@ -133,7 +142,7 @@ struct Gemma4TextDecoderLayer {
     post_feedforward_layernorm.forward(s.branch.data(), T, s.branch.data());
     ops::Add(x, s.branch.data(), T * H);
 
-    if (hidden_size_per_layer_input) {
+    if (hidden_size_per_layer_input && !drop_per_layer_input) {  // Ablations "ple": no PLE tail
       const size_t P = size_t(hidden_size_per_layer_input);
       float* gate = s.per_layer_input.data();  // [T,P]
       per_layer_input_gate.forward(x, T, gate);

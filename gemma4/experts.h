@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "gemma4/config.h"
 #include "gemma4/tensor.h"
@@ -25,13 +26,15 @@ struct Gemma4TextExperts {
   int64_t intermediate_dim = 0;  // I_moe
   Weight gate_up_proj;           // [E, 2·I_moe, H]
   Weight down_proj;              // [E, H, I_moe]
+  std::vector<bool> zeroed;      // [E] Ablations "zero_expert" (ablations.h): these add nothing
 
   Gemma4TextExperts() = default;
-  explicit Gemma4TextExperts(const Gemma4TextConfig& config)
+  explicit Gemma4TextExperts(const Gemma4TextConfig& config, int64_t layer_idx = -1)
       : num_experts(*config.num_experts), hidden_dim(config.hidden_size),
         intermediate_dim(*config.moe_intermediate_size) {
     gate_up_proj.shape = {num_experts, 2 * intermediate_dim, hidden_dim};
     down_proj.shape = {num_experts, hidden_dim, intermediate_dim};
+    for (int64_t e = 0; e < num_experts; ++e) zeroed.push_back(config.ablations.zeroes(layer_idx, e));
   }
 
   template <class V>
@@ -49,6 +52,7 @@ struct Gemma4TextExperts {
     const size_t gu_expert_bytes = 2 * I * gu.row_bytes(), down_expert_bytes = H * down.row_bytes();
     std::memset(out, 0, T * H * sizeof(float));
     for (int64_t e = 0; e < num_experts; ++e) {
+      if (zeroed[size_t(e)]) continue;  // Ablations "zero_expert"
       size_t n = 0;  // gather the tokens routed to expert e
       for (size_t t = 0; t < T; ++t)
         for (size_t j = 0; j < k; ++j)

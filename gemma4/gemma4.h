@@ -13,6 +13,7 @@
 //   cache.h                   DynamicCache (sliding ring buffers, KV-shared layers)
 //   assistant.h               Gemma4AssistantForCausalLM (the MTP drafter, modeling_gemma4_assistant.py)
 //   speculative.h             draft → verify → accept (HF assisted generation with the drafter)
+//   study.h, overrides.h, ablations.h  config overrides and ablations for studying the architecture (--override, --ablate)
 // and the plumbing: tensor.h, error.h, mapped_file.h, safetensors.h, gguf.h + gguf_checkpoint.h (llama.cpp GGUF
 // in and out), checkpoint.h, weights.h, state.h,
 // capture.h, generation.h, sampler.h (HF's logits processors and multinomial draw). Kernels live in ops/ (ops/ops.h).
@@ -46,6 +47,8 @@
 #include "gemma4/scaled_word_embedding.h"
 #include "gemma4/generate/speculative.h"
 #include "gemma4/state.h"
+#include "gemma4/overrides.h"
+#include "gemma4/study.h"
 #include "gemma4/io/temp_file.h"
 #include "gemma4/tensor.h"
 #include "gemma4/text_model.h"

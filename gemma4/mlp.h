@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "gemma4/config.h"
 #include "gemma4/linear.h"
@@ -12,9 +13,17 @@
 
 namespace gemma4 {
 
+struct Gemma4TextMLP;
+// The extension point for studying a changed feed-forward (examples/custom_mlp.cpp): a function with
+// forward()'s arguments that runs instead of it, with the block's weights at hand. Unset, it costs one
+// branch and changes nothing.
+using MLPForward = std::function<void(const Gemma4TextMLP& mlp, const float* x, size_t T, float* gate, float* up,
+                                      float* out)>;
+
 struct Gemma4TextMLP {
   int64_t intermediate_size = 0;  // I (doubled on KV-shared layers of double-wide models)
   Linear gate_proj, up_proj, down_proj;  // [I,H] [I,H] [H,I]
+  MLPForward replaced_forward;    // set: runs instead of forward()'s body (examples/custom_mlp.cpp)
 
   Gemma4TextMLP() = default;
   Gemma4TextMLP(const Gemma4TextConfig& config, int64_t layer_idx)
@@ -32,6 +41,7 @@ struct Gemma4TextMLP {
 
   // x: [T,H] → out: [T,H]; gate, up: [T,I] scratch.
   void forward(const float* x, size_t T, float* gate, float* up, float* out) const {
+    if (replaced_forward) return replaced_forward(*this, x, T, gate, up, out);
     gate_proj.forward(x, T, gate);
     up_proj.forward(x, T, up);
     ops::GeluTanhMul(gate, up, T * size_t(intermediate_size));  // gate ← gelu(gate) · up

@@ -874,3 +874,125 @@ TEST_CASE("gemma4-quantize killed mid-write or out of disk: the old file stays, 
   CHECK(content() == "(absent)");
   CHECK(access((out + ".tmp").c_str(), F_OK) != 0);
 }
+
+// --override / --ablate (gemma4/study.h, gemma4/ablations.h) on the trained models: each changes the result,
+// the unmodified path is the plain run, a bad one is one line and exit 1.
+TEST_CASE("gemma4-eval ppl --override/--ablate: each changes perplexity and reports the change in one line", "[cli][study]") {
+  const std::string e2b = " ppl -m " + kGolden + "/trained_e2b -f " + kGolden + "/train/valid.txt -c 64 --chunks 2 -t 1",
+                    moe = " ppl -m " + kGolden + "/trained_moe -f " + kGolden + "/train/valid.txt -c 64 --chunks 2 -t 1";
+  const Result plain = Run(kEval + e2b), plain_moe = Run(kEval + moe);
+  INFO(plain.out << plain_moe.out);
+  REQUIRE(plain.status == 0);
+  REQUIRE(plain_moe.status == 0);
+  const double base = std::stod(LastLine(plain.out).substr(4)), base_moe = std::stod(LastLine(plain_moe.out).substr(4));
+  for (const auto& [cmd, what] : std::vector<std::pair<std::string, std::string>>{
+           {e2b + " --override sliding_window=4", "sliding_window=4"},
+           {e2b + " --override final_logit_softcapping=0", "final_logit_softcapping=0"},
+           {e2b + " --ablate ple", "ablate ple"},
+           {e2b + " --ablate skip_layer=2", "ablate skip_layer=2"},
+           {e2b + " --ablate skip_layer=7", "ablate skip_layer=7"},
+           {moe + " --override top_k_experts=1", "top_k_experts=1"},
+           {moe + " --ablate zero_expert=3", "ablate zero_expert=3"},
+           {moe + " --ablate zero_expert=0:3", "ablate zero_expert=0:3"},
+           {moe + " --override sliding_window=8 --ablate skip_layer=1", "sliding_window=8, ablate skip_layer=1"}}) {
+    const Result r = Run(kEval + cmd);
+    INFO(cmd << " → " << r.out);
+    REQUIRE(r.status == 0);
+    const std::string last = LastLine(r.out);
+    CHECK_THAT(last, Catch::StartsWith("ppl ") && Catch::EndsWith(" with " + what));
+    // "ppl A -> B (+x%) with ...": A is the unmodified run's perplexity, B differs from it
+    const double a = std::stod(last.substr(4)), b = std::stod(last.substr(last.find("-> ") + 3));
+    const double expect = cmd.find("trained_moe") != std::string::npos ? base_moe : base;
+    CHECK(std::abs(a - expect) < 1e-4 * expect);
+    CHECK(std::abs(b - a) > 1e-4 * a);
+  }
+  // full_attention on a text shorter than the window changes nothing; on windows of 64 > W = 32 it does
+  Result r = Run(kEval + e2b + " --ablate full_attention");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(LastLine(r.out), !Catch::Contains("(+0.0%)"));
+  r = Run(kEval + " ppl -m " + kGolden + "/trained_e2b -f " + kGolden + "/train/valid.txt -c 16 --chunks 1 -t 1 --ablate full_attention");
+  INFO(r.out);
+  CHECK_THAT(LastLine(r.out), Catch::Contains("(+0.0%)"));
+  const double a = std::stod(LastLine(r.out).substr(4)), b = std::stod(LastLine(r.out).substr(LastLine(r.out).find("-> ") + 3));
+  CHECK(a == b);
+}
+
+TEST_CASE("--override and --ablate: every tool takes them; a bad one is one line naming it and exit 1", "[cli][study]") {
+  const std::string e2b = " -m " + kGolden + "/trained_e2b", moe = " -m " + kGolden + "/trained_moe";
+  // the unmodified path: the same tokens as before, with and without an override that changes nothing
+  const std::string prompt = " --prompt-ids 2,100,200,300 -n 8 -t 1";
+  const Result plain = Run(kRun + e2b + prompt), same = Run(kRun + e2b + prompt + " --override sliding_window=32"),
+               changed = Run(kRun + e2b + prompt + " --ablate skip_layer=0");
+  INFO(plain.out << same.out << changed.out);
+  REQUIRE(plain.status == 0);
+  CHECK(plain.out.substr(0, plain.out.find('\n')) == same.out.substr(0, same.out.find('\n')));
+  CHECK(plain.out.substr(0, plain.out.find('\n')) != changed.out.substr(0, changed.out.find('\n')));
+  // every capture point (hidden states, logits) of a no-op override is the plain run's, byte for byte
+  const std::string d1 = TempPath("plain.safetensors"), d2 = TempPath("noop.safetensors"), d3 = TempPath("ablated.safetensors");
+  const std::string dump = kEval + " dump" + e2b + " --prompt-ids 2,100,200,300,400 --greedy 4 -t 1 -o ";
+  REQUIRE(Run(dump + d1).status == 0);
+  REQUIRE(Run(dump + d2 + " --override sliding_window=32 --override final_logit_softcapping=30").status == 0);
+  REQUIRE(Run(dump + d3 + " --ablate zero_expert=0 --override top_k_experts=1").status == 1);  // e2b has no MoE
+  REQUIRE(Run(dump + d3 + " --ablate skip_layer=9").status == 0);
+  auto bytes = [](const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    std::string b;
+    char buf[65536];
+    size_t n;
+    while (f && (n = std::fread(buf, 1, sizeof buf, f)) > 0) b.append(buf, n);
+    if (f) std::fclose(f);
+    return b;
+  };
+  CHECK(bytes(d1).size() > 1000);
+  CHECK(bytes(d1) == bytes(d2));
+  CHECK(bytes(d1) != bytes(d3));
+  for (const std::string& d : {d1, d2, d3}) std::remove(d.c_str());
+  // golden still passes unmodified, and fails when a mechanism is removed
+  CHECK(Run(kEval + " golden" + e2b + " -t 1").status == 0);
+  Result r = Run(kEval + " golden" + e2b + " -t 1 --ablate ple");
+  INFO(r.out);
+  CHECK(r.status == 1);
+  CHECK_THAT(LastLine(r.out), Catch::StartsWith("FAIL"));
+  r = Run(kBench + e2b + " -p 8 -n 4 -r 1 -t 1 --override sliding_window=4 --ablate full_attention");
+  INFO(r.out);
+  CHECK(r.status == 0);
+  const std::string out = TempPath("override.gguf");
+  r = Run(kQuantize + " " + kGolden + "/trained_e2b " + out + " --type f32 -q --override sliding_window=4");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  r = Run(kRun + " -m " + out + prompt + " --override sliding_window=32");  // the GGUF carries W = 4; back to 32
+  INFO(r.out);
+  CHECK(r.out.substr(0, r.out.find('\n')) == plain.out.substr(0, plain.out.find('\n')));
+  CHECK(Run(kQuantize + " " + kGolden + "/trained_e2b " + out + " --ablate ple").status == 1);  // no config key to write
+  std::remove(out.c_str());
+
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {kRun + e2b + " --override slidng_window=4", "unknown key 'slidng_window'"},
+           {kRun + e2b + " --override sliding_window", "expected KEY=VALUE"},
+           {kRun + e2b + " --override sliding_window=", "no value for 'sliding_window'"},
+           {kRun + e2b + " --override sliding_window=abc", "field 'sliding_window' must be an integer"},
+           {kRun + e2b + " --override sliding_window=0", "field 'sliding_window' must be >= 1, got 0"},
+           {kRun + e2b + " --override final_logit_softcapping=-1", "field 'final_logit_softcapping' must be > 0 or null"},
+           {kRun + e2b + " --override num_kv_shared_layers=0",
+            "--override num_kv_shared_layers=0: layer 5 would compute its own K/V, but"},
+           {kRun + e2b + " --override num_kv_shared_layers=11", "field 'num_kv_shared_layers'"},
+           {kEval + " golden" + moe + " --override top_k_experts=9", "top_k_experts' is 9, more than num_experts 8"},
+           {kRun + moe + " --override top_k_experts=0", "field 'top_k_experts' must be >= 1"},
+           {kRun + e2b + " --ablate nope", "--ablate nope: unknown ablation"},
+           {kRun + e2b + " --ablate skip_layer=x", "--ablate skip_layer=x: skip_layer takes a layer index"},
+           {kRun + e2b + " --ablate skip_layer=10", "--ablate skip_layer=10: " + kGolden + "/trained_e2b has 10 layers"},
+           {kRun + e2b + " --ablate zero_expert=1", "has no MoE block"},
+           {kRun + moe + " --ablate zero_expert=8", "has 8 experts"},
+           {kRun + moe + " --ablate ple", "--ablate ple: " + kGolden + "/trained_moe has no per-layer inputs"},
+           {kBench + e2b + " --override top_k=1", "unknown key 'top_k'"},
+           {kEval + " dump" + e2b + " --prompt-ids 2,3 -o /tmp/x.safetensors --override sliding_window=-3", "must be >= 1"},
+           {kQuantize + " " + kGolden + "/trained_e2b /tmp/never.gguf --override num_kv_shared_layers=2", "has no K/V weights"}}) {
+    const Result bad = Run(args);
+    INFO(args << " → " << bad.out);
+    CHECK(bad.status == 1);
+    CHECK(Lines(bad.out) == 1);
+    CHECK_THAT(bad.out, Catch::Contains(says));
+  }
+  CHECK(access("/tmp/never.gguf", F_OK) != 0);
+}

@@ -801,3 +801,48 @@ TEST_CASE("Generate: an interrupt between prompt chunks drops the prompt and lea
   }
   FAIL("the interrupt never landed inside the 3000-token prompt");
 }
+
+TEST_CASE("Study (gemma4/study.h): empty is the plain model bit for bit; each switch changes the logits", "[model][study]") {
+  auto study = [](const std::vector<std::string>& overrides, const std::vector<std::string>& ablations) {
+    Study s;
+    for (const std::string& o : overrides) s.overrides.push_back(ParseConfigOverride(o));
+    for (const std::string& a : ablations) ParseAblation(a, &s.ablations);
+    return s;
+  };
+  for (const std::string name : {"trained_e2b", "trained_moe"}) {
+    INFO(name);
+    const std::string dir = GoldenDir() + "/" + name;
+    auto plain = Gemma4ForCausalLM::from_pretrained(dir);
+    const std::vector<int32_t> ids = RandomIds(80, plain->config.vocab_size, 11), first20(ids.begin(), ids.begin() + 20);
+    const std::vector<float> base = LogitsInChunks(*plain, ids, ids.size());
+    auto logits = [&](const Study& s, const std::vector<int32_t>& x, size_t chunk) {
+      return LogitsInChunks(*LoadStudied(LoadCheckpoint(dir), s), x, chunk);
+    };
+    CHECK(logits(Study{}, ids, ids.size()) == base);
+    CHECK(logits(study({"sliding_window=32", "final_logit_softcapping=30"}, {}), ids, ids.size()) == base);
+    // within the trained window (32), full attention sees the same keys: identical; beyond it, not
+    CHECK(logits(study({}, {"full_attention"}), first20, first20.size()) == LogitsInChunks(*plain, first20, first20.size()));
+    std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> switches = {
+        {{"sliding_window=4"}, {}}, {{"final_logit_softcapping=0"}, {}}, {{}, {"full_attention"}},
+        {{}, {"skip_layer=0"}}, {{}, {"skip_layer=4"}}, {{}, {"skip_layer=5"}}};
+    if (name == "trained_e2b") switches.push_back({{}, {"ple"}});
+    else switches.insert(switches.end(), {{{"top_k_experts=1"}, {}}, {{}, {"zero_expert=3"}}, {{}, {"zero_expert=2:3"}}});
+    for (const auto& [o, a] : switches) {
+      const Study s = study(o, a);
+      INFO(s.describe());
+      const std::vector<float> changed = logits(s, ids, ids.size());
+      CHECK(MaxAbsDiff(changed, base) > 1e-3f);
+      // still one model: token by token (the KV cache, KV-shared layers reading skipped sources) = prefill
+      CHECK(MaxAbsDiff(logits(s, ids, 1), changed) <= 1e-5f);
+    }
+  }
+  // one line naming what the checkpoint lacks
+  Study kv;
+  kv.overrides.push_back(ParseConfigOverride("num_kv_shared_layers=0"));
+  CHECK_THROWS_WITH(LoadStudied(LoadCheckpoint(GoldenDir() + "/trained_e2b"), kv),
+                    Catch::Contains("layer 5 would compute its own K/V") && Catch::Contains("no K/V weights"));
+  Ablations a;
+  CHECK_THROWS_WITH(ParseAblation("skip_layer=-1", &a), Catch::Contains("skip_layer takes a layer index >= 0"));
+  CHECK_THROWS_WITH(ParseConfigOverride("no_such_key=1"), Catch::Contains("unknown key 'no_such_key'"));
+  CHECK(ParseConfigOverride("final_logit_softcapping=0").value.is_null());  // 0 = off, HF's null
+}

@@ -54,6 +54,12 @@ class ArgParser {
     return add(names, metavar, help, [out](const std::string& v) { out->push_back(v); });
   }
 
+  // Repeatable, each occurrence handed to `apply` as it is parsed (which may throw Error).
+  ArgParser& option(const std::string& names, const std::string& metavar, std::function<void(const std::string&)> apply,
+                    const std::string& help) {
+    return add(names, metavar, help, std::move(apply));
+  }
+
   // Parses argv[first..]; prints usage (-h/--help) or the version (--version) and exits 0; throws Error on
   // anything it does not know.
   std::vector<std::string> parse(int argc, char** argv, int first = 1) {

@@ -76,10 +76,24 @@ inline void ReadAllWeights(const Gemma4ForCausalLM& lm) {
   (void)sink;
 }
 
+// --override KEY=VALUE and --ablate NAME (both repeatable), the same flags in every tool that runs a model,
+// parsed into a Study as they are read (gemma4/study.h): a bad one is one line and exit 1 before any load.
+inline ArgParser& AddStudyOptions(ArgParser& args, Study* study, bool with_ablations = true) {
+  args.option("--override", "KEY=VALUE",
+              [study](const std::string& v) { study->overrides.push_back(ParseConfigOverride(v)); },
+              "set a text-config key before the model is built, e.g. sliding_window=4, final_logit_softcapping=0 "
+              "(off), top_k_experts=1 (repeatable; validated like config.json)");
+  if (with_ablations)
+    args.option("--ablate", "NAME", [study](const std::string& v) { ParseAblation(v, &study->ablations); },
+                "remove one mechanism: ple, full_attention, skip_layer=I, zero_expert=E or zero_expert=L:E "
+                "(repeatable; gemma4/ablations.h)");
+  return args;
+}
+
 // A Hugging Face directory or a .gguf file (LoadCheckpoint); an empty path loads the embedded tiny model
-// (random weights: it prints meaningless ids).
-inline std::unique_ptr<Gemma4ForCausalLM> LoadModel(const std::string& path) {
-  auto lm = Gemma4ForCausalLM::from_checkpoint(LoadCheckpointOrDefault(path));
+// (random weights: it prints meaningless ids). `study`: --override / --ablate, applied before the build.
+inline std::unique_ptr<Gemma4ForCausalLM> LoadModel(const std::string& path, const Study& study = {}) {
+  auto lm = LoadStudied(LoadCheckpointOrDefault(path), study);
   ReadAllWeights(*lm);
   for (const std::string& w : lm->config.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   return lm;

@@ -136,6 +136,8 @@ int main(int argc, char** argv) {
                                              "of k+1 at context -p) relative to one decode step")
         .flag("--json", &as_json, "print one line of JSON instead of the table (with --verify-cost: its table as JSON)");
     tools::AddNumericsOption(args, &numerics, "fast");
+    Study study;
+    tools::AddStudyOptions(args, &study);
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-bench --help)");
     if (prompt_tokens < 1 || decode_tokens < 1 || reps < 1) throw Error("-p, -n and -r must be >= 1");
     tools::ConfigureOps(threads, simd, numerics);
@@ -153,9 +155,9 @@ int main(int argc, char** argv) {
       // a minute or two for a real-shape model: one line first, a bar on a terminal
       std::fprintf(stderr, "building random %s weights (%s, %ld layers, %ld KV-shared) ...\n", random.c_str(),
                    dtype_name.c_str(), config["num_hidden_layers"].get<long>(), config["num_kv_shared_layers"].get<long>());
-      lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, dtype, 1234, "random " + random));
+      lm = LoadStudied(tools::RandomCheckpoint(config, dtype, 1234, "random " + random), study);
     } else {
-      lm = tools::LoadModel(model_path);
+      lm = tools::LoadModel(model_path, study);
     }
     const double load_s = tools::Seconds(t_load);
     const size_t V = size_t(lm->config.vocab_size);

@@ -5,6 +5,7 @@
 //   gemma4-eval compare --golden FILE --logits FILE ...    another engine's outputs vs a golden file
 //   gemma4-eval dump    --model DIR --prompt-ids ... --out FILE   our outputs, as a golden file
 //   gemma4-eval ppl     --model DIR -f TEXT [--kl-base FILE]   perplexity, KL against a base run
+//                       [--override K=V] [--ablate NAME]         ... and the change against the unmodified model
 //   gemma4-eval describe --random PRESET | --model DIR         per-layer geometry, parameters, KV bytes (JSON)
 // golden and compare print a table (one row per capture point) and end with a line that starts PASS or
 // FAIL; exit status 0 only on PASS. Format, metrics and tiers: golden/FORMAT.md.
@@ -35,6 +36,8 @@ static int Golden(int argc, char** argv) {
       .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar")
       .option("--tier", "TIER", &tier_name, "f32 (default: the file's own tolerances), bf16, q8 or q4: golden/FORMAT.md");
   tools::AddNumericsOption(args, &numerics, "exact");
+  Study study;
+  tools::AddStudyOptions(args, &study);
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval golden --help)");
   const compare::Tier tier = compare::ParseTier(tier_name);
   if (tier != compare::Tier::kF32 && !draft_path.empty()) throw Error("--tier applies to target models, not --draft");
@@ -45,7 +48,7 @@ static int Golden(int argc, char** argv) {
     golden_path = (draft_path.empty() ? model_path : draft_path) + "/golden.safetensors";
   }
   tools::ConfigureOps(threads, simd, numerics);
-  auto lm = tools::LoadModel(model_path);
+  auto lm = tools::LoadModel(model_path, study);
   const golden::GoldenFile g(golden_path);
   if (tier != compare::Tier::kF32) {
     const golden::Report report = compare::CheckTargetAtTier(*lm, g, tier);
@@ -135,13 +138,15 @@ static int Dump(int argc, char** argv) {
       .option("-o, --out", "FILE", &out_path, "the golden file to write (.safetensors)")
       .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)");
   tools::AddNumericsOption(args, &numerics, "exact");
+  Study study;
+  tools::AddStudyOptions(args, &study);
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval dump --help)");
   if (out_path.empty() || prompt_ids.empty()) throw Error("--out and at least one --prompt-ids are required");
   if (greedy < 0) throw Error("--greedy must be >= 0");
   if (IsDirectory(out_path))  // (before the work, not after it: WriteSafetensors would refuse it too)
     throw Error(Str(out_path, ": is a directory; --out takes a file path (e.g. ", out_path, "/golden.safetensors)"));
   tools::ConfigureOps(threads, "", numerics);
-  auto lm = tools::LoadModel(model_path);
+  auto lm = tools::LoadModel(model_path, study);
   std::vector<std::pair<std::string, std::vector<int32_t>>> prompts;
   for (size_t i = 0; i < prompt_ids.size(); ++i)
     prompts.emplace_back("p" + std::to_string(i), tools::ParseIdList("--prompt-ids", prompt_ids[i]));
@@ -182,6 +187,8 @@ static int Ppl(int argc, char** argv) {
       .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
       .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
   tools::AddNumericsOption(args, &numerics, "exact");
+  Study study;  // with --override/--ablate: also the unmodified model, and the change in one line
+  tools::AddStudyOptions(args, &study);
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval ppl --help)");
   if (text_file.empty() == ids_file.empty()) throw Error("give the text with -f FILE or --ids-file FILE (one of them)");
   if (ctx < 2 || stride < 0 || batch < 1 || chunks < 0) throw Error("--ctx >= 2, --stride >= 0, --batch >= 1, --chunks >= 0");
@@ -202,9 +209,21 @@ static int Ppl(int argc, char** argv) {
   }
   std::optional<tools::PerplexityBaseFile> base;
   if (!kl_base.empty()) base.emplace(kl_base);
-  auto lm = tools::LoadModel(model_path);
   tools::PerplexityOptions o{size_t(ctx), size_t(stride), size_t(batch), size_t(chunks),
                              method == "llama" ? tools::PerplexityMethod::kLlamaCpp : tools::PerplexityMethod::kStrided};
+  auto lm = tools::LoadModel(model_path, study);  // (first: a bad --override fails before any work)
+  // With --override/--ablate the unmodified model runs first, for the one line of change at the end.
+  std::optional<tools::PerplexityResult> unmodified;
+  if (!study.empty()) {
+    auto plain = tools::LoadModel(model_path);
+    std::optional<tools::ProgressBar> bar;
+    unmodified = tools::Perplexity(*plain, ids, o, nullptr, nullptr,
+                                   [&](size_t done, size_t total, const tools::PerplexityResult& so_far) {
+                                     if (!bar) bar.emplace("ppl (unmodified)", total);
+                                     bar->update(done, Str("ppl ", so_far.scored ? so_far.ppl() : 0.0));
+                                   });
+    if (bar) bar->finish();
+  }
   std::optional<tools::PerplexityBaseWriter> saved;
   if (!save_base.empty()) {
     const size_t n_chunks = ids.size() < size_t(ctx) ? 0 : tools::PerplexityWindows(ids.size(), o).size();
@@ -237,6 +256,9 @@ static int Ppl(int argc, char** argv) {
                 std::exp(r.base_nll_sum / double(r.scored)), r.kl_sum / double(r.scored), r.kl_max,
                 100.0 * double(r.top1_same) / double(r.scored));
   std::printf("ppl %.6f +/- %.6f (mean NLL %.6f)\n", r.ppl(), r.ppl_error(), r.mean_nll());
+  if (unmodified)  // the change, in one line: "ppl 12.34 -> 15.67 (+27.0%) with sliding_window=4"
+    std::printf("ppl %.4f -> %.4f (%+.1f%%) with %s\n", unmodified->ppl(), r.ppl(),
+                100.0 * (r.ppl() / unmodified->ppl() - 1.0), study.describe().c_str());
   return 0;
 }
 

@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
         .option("--name", "NAME", &name, "general.name (default: the input's name)")
         .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
         .flag("-q, --quiet", &quiet, "no progress bar");
+    Study study;  // --override only: the written config carries it; an ablation has no config key to write
+    tools::AddStudyOptions(args, &study, /*with_ablations=*/false);
     const std::vector<std::string> pos = args.parse(argc, argv);
     if (pos.size() != (random.empty() ? 2u : 1u))
       throw Error(random.empty() ? "expected INPUT and OUTPUT.gguf (see --help)" : "expected OUTPUT.gguf (see --help)");
@@ -65,7 +67,7 @@ int main(int argc, char** argv) {
     std::string source, dir;
     Checkpoint ckpt;  // keeps an input's mapped files alive while writing
     if (!random.empty()) {
-      config = Gemma4PresetConfig(random);
+      config = WithOverrides(Gemma4PresetConfig(random), study.overrides, Str("preset ", random));
       sources = tools::RandomSources(config, uint64_t(seed));
       source = Str("<random ", random, " seed ", seed, ">");
       conv.name = name.empty() ? "gemma4-" + random + "-random" : name;
@@ -80,6 +82,10 @@ int main(int argc, char** argv) {
       conv.name = name.empty() ? base.substr(base.find_last_of('/') + 1) : name;
     }
 
+    if (random.empty() && !study.overrides.empty()) {  // validated like the config, and against the tensors' K/V
+      StudiedConfig(ckpt, study);
+      config = WithOverrides(config, study.overrides, ckpt.config_source());
+    }
     const auto t0 = std::chrono::steady_clock::now();
     std::optional<tools::ProgressBar> bar;  // the shared bar: drawn only on a terminal, so logs stay clean
     auto progress = [&](size_t done, size_t total) {

@@ -134,6 +134,8 @@ int main(int argc, char** argv) {
         .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint (-assistant): speculative decoding, same output")
         .option("--draft-max", "N", &draft_max, "tokens per draft with --draft (default 3)");
     tools::AddNumericsOption(args, &numerics, "fast");
+    Study study;
+    tools::AddStudyOptions(args, &study);
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-run --help)");
     const bool have_text = !prompt.empty() || !prompt_file.empty();
     if (!prompt.empty() && !prompt_file.empty()) throw Error("give the prompt with -p or -f, not both");
@@ -167,7 +169,7 @@ int main(int argc, char** argv) {
                         vocab_size));
       if (!raw && (have_text || interactive)) tools::WarnIfNoTurnTokens(*tok);
     }
-    auto lm = tools::LoadModel(model_path);
+    auto lm = tools::LoadModel(model_path, study);
     double load_s = tools::Seconds(t_load);
 
     ChatFormat chat = tools::ChatFormatFor(model_path, &lm->config);
