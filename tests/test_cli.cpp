@@ -918,7 +918,7 @@ TEST_CASE("gemma4-eval ppl --override/--ablate: each changes perplexity and repo
   CHECK(a == b);
 }
 
-TEST_CASE("--override and --ablate: every tool takes them; a bad one is one line naming it and exit 1", "[cli][study]") {
+TEST_CASE("every tool takes --override and --ablate: a bad one is one line naming it and exit 1", "[cli][study]") {
   const std::string e2b = " -m " + kGolden + "/trained_e2b", moe = " -m " + kGolden + "/trained_moe";
   // the unmodified path: the same tokens as before, with and without an override that changes nothing
   const std::string prompt = " --prompt-ids 2,100,200,300 -n 8 -t 1";
