@@ -35,7 +35,7 @@ TEST_CASE("26B/31B template: an empty thought channel when thinking is off", "[c
   CHECK(big.generation_prompt(true) == "<|turn>model\n");
 }
 
-TEST_CASE("earlier replies lose their thought channel; the variant is read from the template text", "[chat]") {
+TEST_CASE("earlier replies lose their thought channel — the variant is read from the template text", "[chat]") {
   const ChatFormat f{false};
   const Msgs history = {{"user", "2+2?"}, {"assistant", "<|channel>thought\nsimple sum\n<channel|>4 "}, {"user", "and 3+3?"}};
   CHECK(f.render(history, true, false) ==
@@ -71,7 +71,7 @@ TEST_CASE("appending a turn to the cache gives what a re-render of the whole cha
   CHECK(f.next_turn("x", false, true) == "<turn|>\n<|turn>user\nx<turn|>\n<|turn>model\n");
 }
 
-TEST_CASE("the rendered chat encodes to the Gemma 4 control ids; stop ids are <eos> and <turn|>", "[chat]") {
+TEST_CASE("the rendered chat encodes to the Gemma 4 control ids — stop ids are <eos> and <turn|>", "[chat]") {
   const gemma4::Tokenizer tok(gemma4::LoadTokenizerJson(GEMMA4_SOURCE_DIR "/tests/tokenizer/tiny_tokenizer.json"));
   const std::vector<int32_t> ids = tok.encode(ChatFormat{true}.render({{"user", "hello"}}, true, false), false);
   REQUIRE(ids.size() > 8);

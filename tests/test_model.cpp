@@ -565,7 +565,7 @@ TEST_CASE("perplexity: sliding windows score each token once, with the NLL of a 
   }
 }
 
-TEST_CASE("perplexity, llama.cpp's method: chunks of ctx, <bos> first, the second half scored; against a hand count",
+TEST_CASE("perplexity, llama.cpp's method: chunks of ctx, <bos> first, the second half scored — against a hand count",
           "[model][ppl]") {
   auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/e2b_like");
   const size_t V = size_t(lm->config.vocab_size);
@@ -802,7 +802,7 @@ TEST_CASE("Generate: an interrupt between prompt chunks drops the prompt and lea
   FAIL("the interrupt never landed inside the 3000-token prompt");
 }
 
-TEST_CASE("Study (gemma4/study.h): empty is the plain model bit for bit; each switch changes the logits", "[model][study]") {
+TEST_CASE("Study (gemma4/study.h): empty is the plain model bit for bit — each switch changes the logits", "[model][study]") {
   auto study = [](const std::vector<std::string>& overrides, const std::vector<std::string>& ablations) {
     Study s;
     for (const std::string& o : overrides) s.overrides.push_back(ParseConfigOverride(o));

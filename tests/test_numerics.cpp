@@ -80,7 +80,7 @@ struct NumericsScope {  // sets the process-wide mode, restores exact at scope e
 
 }  // namespace
 
-TEST_CASE("numerics: names parse both ways; exact is the default", "[numerics]") {
+TEST_CASE("numerics: names parse both ways — exact is the default", "[numerics]") {
   CHECK(ops::GetNumerics() == ops::Numerics::kExact);
   CHECK(ops::ParseNumerics("fast") == ops::Numerics::kFast);
   CHECK(ops::ParseNumerics("exact") == ops::Numerics::kExact);
@@ -156,7 +156,7 @@ TEST_CASE("fast MatMul: a token's row does not depend on the other rows or the t
   }
 }
 
-TEST_CASE("fast MatMul stays within int8 rounding of exact; plain dtypes ignore the mode", "[numerics]") {
+TEST_CASE("fast MatMul stays within int8 rounding of exact — plain dtypes ignore the mode", "[numerics]") {
   const size_t K = 2048, N = 64, T = 3;
   const std::vector<float> x = RandomFloats(T * K, 21);
   for (DType t : kBlockTypes) {

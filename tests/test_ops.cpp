@@ -268,7 +268,7 @@ TEST_CASE("element-wise kernels match the oracle", "[ops]") {
   CHECK(ops::Argmax(ties, 5) == 1);
 }
 
-TEST_CASE("RoPE matches the oracle; pairs beyond rotary_pairs are untouched", "[ops]") {
+TEST_CASE("RoPE matches the oracle — pairs beyond rotary_pairs are untouched", "[ops]") {
   for (size_t head_dim : {2, 16, 32, 34, 256, 512}) {
     const size_t T = 3, heads = 2, pairs = std::max<size_t>(1, head_dim / 8);
     const std::vector<float> x = RandomFloats(T * heads * head_dim, uint32_t(head_dim));

@@ -72,7 +72,7 @@ std::vector<int32_t> Ids(size_t n) {
 
 }  // namespace
 
-TEST_CASE("defect 1: a huge sliding_window is refused; the largest allowed one costs memory only as used", "[reliability]") {
+TEST_CASE("defect 1: a huge sliding_window is refused — the largest allowed one costs memory only as used", "[reliability]") {
   for (const uint64_t w : {uint64_t(1) << 62, uint64_t(INT64_MAX), uint64_t(1) << 31}) {
     json c = E2bConfig();
     c["text_config"]["sliding_window"] = w;
@@ -155,7 +155,7 @@ TEST_CASE("defect 3: deeply nested JSON is refused before anything recurses over
   CHECK(TokenizerError("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"x\":0},\"merges\":[]},\"normalizer\":" + seq + "}") == "no error");
 }
 
-TEST_CASE("defect 4: no JSON exception escapes a loader; each is an Error naming the file and field", "[reliability]") {
+TEST_CASE("defect 4: no JSON exception escapes a loader — each is an Error naming the file and field", "[reliability]") {
   json c = E2bConfig();
   c["model_type"] = 5;
   CHECK_THAT(ErrorOf([&] { ParseGemma4TextConfig(c, "config.json"); }),

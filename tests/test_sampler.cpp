@@ -17,7 +17,7 @@ std::vector<double> Dist(const SamplingParams& p, const std::vector<float>& logi
 }
 }  // namespace
 
-TEST_CASE("greedy picks the first maximum; the penalty can change it", "[sampler]") {
+TEST_CASE("greedy picks the first maximum — the penalty can change it", "[sampler]") {
   SamplingParams p;
   Sampler s(p);
   const std::vector<float> logits = {1, 3, 3, -2};

@@ -147,7 +147,7 @@ TEST_CASE("pre_tokenizer Split: every behavior, invert, Sequence", "[tokenizer]"
   CHECK(t.encode("ab", false) == Ids{400});
 }
 
-TEST_CASE("decoder: Replace, ByteFallback, Fuse, Strip; post_processor TemplateProcessing", "[tokenizer]") {
+TEST_CASE("decoder: Replace, ByteFallback, Fuse, Strip — post_processor TemplateProcessing", "[tokenizer]") {
   json j = Base();
   j["normalizer"] = {{"type", "Sequence"}, {"normalizers", json::array({{{"type", "Prepend"}, {"prepend", "\xE2\x96\x81"}},
                                                                       {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\xE2\x96\x81"}}})}};
