@@ -65,6 +65,9 @@ struct WeightRows<BlockQ8_0> {
   template <class DF>
   static size_t Step(DF) { return 32; }
   struct Cursor { const int8_t* qs; float d; };
+  // The stored bytes of the step at (n, k), for MatMulTile's prefetch.
+  static constexpr size_t kStepBytes = sizeof(BlockQ8_0);
+  const uint8_t* StepBytes(size_t n, size_t k) const { return w + (n * (K / 32) + k / 32) * sizeof(BlockQ8_0); }
   Cursor At(size_t n, size_t k) const {
     const uint8_t* b = w + (n * (K / 32) + k / 32) * sizeof(BlockQ8_0);
     return {reinterpret_cast<const int8_t*>(b + 2), BlockScale(b)};
@@ -89,6 +92,8 @@ struct WeightRows<BlockQ4_0> {
   template <class DF>
   static size_t Step(DF) { return 32; }
   struct Cursor { const uint8_t* qs; float d; };
+  static constexpr size_t kStepBytes = sizeof(BlockQ4_0);
+  const uint8_t* StepBytes(size_t n, size_t k) const { return w + (n * (K / 32) + k / 32) * sizeof(BlockQ4_0); }
   Cursor At(size_t n, size_t k) const {
     const uint8_t* b = w + (n * (K / 32) + k / 32) * sizeof(BlockQ4_0);
     return {b + 2, BlockScale(b)};
@@ -130,6 +135,8 @@ struct KQuant45Rows {
   template <class DF>
   static size_t Step(DF) { return 256; }
   struct Cursor { const uint8_t* qs; const uint8_t* qh; float d1[8], m1[8]; };
+  static constexpr size_t kStepBytes = kBlockBytes;
+  const uint8_t* StepBytes(size_t n, size_t k) const { return w + (n * (K / 256) + k / 256) * kBlockBytes; }
   Cursor At(size_t n, size_t k) const {
     const uint8_t* b = w + (n * (K / 256) + k / 256) * kBlockBytes;
     Cursor c;
@@ -174,6 +181,8 @@ struct WeightRows<BlockQ6_K> {
   template <class DF>
   static size_t Step(DF) { return 256; }
   struct Cursor { const uint8_t* b; float ds[16]; };
+  static constexpr size_t kStepBytes = sizeof(BlockQ6_K);
+  const uint8_t* StepBytes(size_t n, size_t k) const { return w + (n * (K / 256) + k / 256) * sizeof(BlockQ6_K); }
   Cursor At(size_t n, size_t k) const {
     Cursor c;
     c.b = w + (n * (K / 256) + k / 256) * sizeof(BlockQ6_K);

@@ -129,6 +129,19 @@ TEST_CASE("fast MatMul equals its scalar twin bit for bit, on every target", "[n
         });
       }
     }
+    // A matrix of several weight panels (prefill multiplies each panel by every token tile in turn).
+    const size_t K = 8192, N = 130, T = 6;
+    REQUIRE(N > 2 * ops::FastPanelRows(ops::RowBytes(t, K)));
+    const std::vector<float> x = RandomFloats(T * K, 77);
+    const std::vector<uint8_t> w = BlockRows(t, N, K, 78);
+    std::vector<float> ref(T * N), out(T * N);
+    ops::scalar::MatMulFast(x.data(), T, K, w.data(), t, N, ref.data());
+    ForEachFastPath([&] {
+      INFO("dtype " << DTypeName(t) << " T=" << T << " K=" << K << " N=" << N << " (panels)");
+      std::fill(out.begin(), out.end(), -1.0f);
+      ops::MatMul(x.data(), T, K, w.data(), t, N, out.data(), ops::Numerics::kFast);
+      REQUIRE(SameBits(out, ref));
+    });
   }
 }
 

@@ -255,3 +255,97 @@ TEST_CASE("the tiny tokenizer fixture matches the Gemma 4 special ids", "[tokeni
   CHECK(ids.back() == 106);
   CHECK(t.decode(ids) == "<bos><|turn>user\nhello world<turn|>");
 }
+
+namespace {
+
+// What TokenizerSpecFromJsonText (LoadTokenizerJson's fast path) gives for `text`, and what the DOM path
+// gives: the same spec, or the same error message, is required.
+struct Outcome {
+  std::string error;  // empty: a spec
+  gemma4::TokenizerSpec spec;
+};
+template <class F>
+Outcome Run(F&& f) {
+  Outcome o;
+  try {
+    o.spec = f();
+  } catch (const gemma4::Error& e) {
+    o.error = e.what();
+  }
+  return o;
+}
+void RequireSameAsDom(const std::string& text) {
+  INFO(text.substr(0, 300));
+  const Outcome fast = Run([&] { return gemma4::TokenizerSpecFromJsonText(text, "t.json"); });
+  const Outcome dom = Run([&] { return gemma4::TokenizerSpecFromJson(gemma4::ParseJson(text, "t.json"), "t.json"); });
+  CHECK(fast.error == dom.error);
+  CHECK(fast.spec.vocab == dom.spec.vocab);
+  CHECK(fast.spec.merges == dom.spec.merges);
+  CHECK(fast.spec.unk_token == dom.spec.unk_token);
+  CHECK(fast.spec.byte_fallback == dom.spec.byte_fallback);
+  CHECK(fast.spec.added_tokens.size() == dom.spec.added_tokens.size());
+  CHECK(fast.spec.prefix_ids == dom.spec.prefix_ids);
+  CHECK(fast.spec.decoder.size() == dom.spec.decoder.size());
+}
+bool FastPathTaken(const std::string& text) {
+  gemma4::tokenizer_json::Tables tables;
+  std::string rest;
+  return gemma4::tokenizer_json::FastTables(text, tables, rest);
+}
+
+}  // namespace
+
+TEST_CASE("a tokenizer.json's text is read without a DOM of its vocabulary, to the DOM path's spec and errors", "[tokenizer]") {
+  // Valid files, read by the fast path: pretty and compact, merges as pairs and as "a b", escapes of every
+  // kind in the pieces (\uXXXX, a surrogate pair, \n, \", \\, \/), raw UTF-8, vocab after merges.
+  json pairs = Base(json::array({{"a", "b"}, {"ab", "c"}}));
+  pairs["model"]["vocab"]["\xC3\xA9\n\"\\/\xF0\x9F\x98\x80"] = 500;
+  json strings = pairs;
+  strings["model"]["merges"] = json::array({"a b", "ab c"});
+  std::string escaped = pairs.dump();
+  const std::string raw = "\xC3\xA9\\n\\\"\\\\/\xF0\x9F\x98\x80";
+  REQUIRE(escaped.find(raw) != std::string::npos);
+  escaped.replace(escaped.find(raw), raw.size(), "\\u00e9\\n\\\"\\\\\\/\\ud83d\\ude00");
+  json merges_first = json::object();
+  merges_first["model"] = {{"type", "BPE"}, {"merges", pairs["model"]["merges"]}};
+  std::string reordered = pairs.dump(1);  // nlohmann writes keys sorted: "merges" before "vocab"
+  const std::vector<std::string> valid = {pairs.dump(), pairs.dump(2), strings.dump(), strings.dump(4), escaped, reordered};
+  for (const std::string& text : valid) {
+    CHECK(FastPathTaken(text));
+    RequireSameAsDom(text);
+  }
+  Tokenizer from_text(gemma4::TokenizerSpecFromJsonText(escaped, "t.json"));
+  CHECK(from_text.token_id("\xC3\xA9\n\"\\/\xF0\x9F\x98\x80") == 500);
+  CHECK(from_text.encode("abc", false) == Make(pairs).encode("abc", false));
+
+  // Files the fast path gives up on (the DOM path then decides): each must end as the DOM path ends.
+  std::vector<std::string> other;
+  const std::string base = pairs.dump();
+  auto edit = [&](const std::string& from, const std::string& to) {
+    std::string t = base;
+    const size_t at = t.find(from);
+    REQUIRE(at != std::string::npos);
+    t.replace(at, from.size(), to);
+    other.push_back(t);
+  };
+  edit("\"a\":10", "\"a\":10.0");                  // an id that is not a whole number
+  edit("\"a\":10", "\"a\":-10");                   // negative
+  edit("\"a\":10", "\"a\":010");                   // a leading zero: malformed
+  edit("\"a\":10", "\"a\":10,\"zz\":10");          // an id given twice
+  edit("\"a\":10", "\"a\":10,\"b\":99");           // a piece given twice: nlohmann keeps the last
+  edit("\"a\":10", "\"a\":10,\"big\":999999");     // past the id limit
+  edit("\"a\":10", "\"a\":10,");                   // a trailing comma
+  edit("\"a\":10", "\"a\\q\":10");                 // an unknown escape
+  edit("\"a\":10", "\"\\udc00\":10");              // a lone low surrogate
+  edit("\"a\":10", "\"\xFF\":10");                 // invalid UTF-8
+  edit("[\"a\",\"b\"]", "[\"a\",\"b\",\"c\"]");    // a merge of three
+  edit("[\"a\",\"b\"]", "\"a  b\"");               // two spaces
+  edit("\"type\":\"BPE\"", "\"type\":\"Unigram\"");  // an error outside the big values
+  edit("\"model\":{", "\"model\":{\"vocab\":{},");  // vocab twice
+  edit("\"normalizer\":null", "\"normalizer\":" + std::string(100, '[') + std::string(100, ']'));  // too deep
+  other.push_back(base.substr(0, base.size() - 1));     // truncated
+  other.push_back(base + "x");                          // trailing garbage
+  other.push_back("\xEF\xBB\xBF" + base);               // a byte-order mark (nlohmann skips it)
+  other.push_back("{\"model\":" + pairs["model"].dump() + "," + base.substr(1));  // model twice
+  for (const std::string& text : other) RequireSameAsDom(text);
+}

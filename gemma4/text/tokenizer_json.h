@@ -13,7 +13,12 @@
 #ifndef GEMMA4_TOKENIZER_JSON_H_
 #define GEMMA4_TOKENIZER_JSON_H_
 
+#include <algorithm>
+#include <cstdint>
+#include <exception>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +26,7 @@
 #include "gemma4/io/json.h"
 #include "gemma4/io/mapped_file.h"
 #include "gemma4/text/tokenizer.h"
+#include "gemma4/text/utf8.h"
 
 namespace gemma4 {
 
@@ -134,7 +140,14 @@ inline void ParseDecoder(const json& j, const std::string& where, TokenizerSpec&
   }
 }
 
-inline void ParseModel(const json& j, const std::string& where, TokenizerSpec& s) {
+// model.vocab and model.merges as the fast path (FastTables below) has already read them.
+struct Tables {
+  std::vector<std::string> vocab;
+  std::vector<std::pair<std::string, std::string>> merges;
+};
+
+// `pre`: vocab and merges already read (j's are then the placeholders {} and []); nullptr: read them from j.
+inline void ParseModel(const json& j, const std::string& where, TokenizerSpec& s, Tables* pre = nullptr) {
   const std::string type = Type(j, where);
   if (type != "BPE") throw Error(Str(where, ": model type \"", type, "\" is not supported (supported: BPE)"));
   if (j.contains("dropout") && !j["dropout"].is_null()) throw Error(Str(where, ".dropout: BPE dropout is not supported"));
@@ -146,6 +159,7 @@ inline void ParseModel(const json& j, const std::string& where, TokenizerSpec& s
   // Ids are bounded by the vocabulary present (TokenIdLimit: room for holes, but a table proportional to
   // the file): a 68-byte file with one piece of id 2^30 − 1 once asked for a table of 2^30 strings.
   const int64_t limit = TokenIdLimit(vocab.size());
+  if (pre) s.vocab = std::move(pre->vocab);
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= limit)
       throw Error(Str(where, ".vocab[\"", it.key(), "\"]: expected an id in [0, ", limit, ") (the vocabulary has ",
@@ -157,6 +171,7 @@ inline void ParseModel(const json& j, const std::string& where, TokenizerSpec& s
   }
   const json& merges = Field(j, "merges", where);
   if (!merges.is_array()) throw Error(Str(where, ".merges: expected an array"));
+  if (pre) s.merges = std::move(pre->merges);
   s.merges.reserve(merges.size());
   for (size_t i = 0; i < merges.size(); ++i) {
     const json& m = merges[i];
@@ -235,16 +250,259 @@ inline void ParseAddedTokens(const json& j, const std::string& where, TokenizerS
   }
 }
 
+
+// --- The fast path for a whole file ------------------------------------------------------------------------
+// A real vocabulary is 262,144 pieces and 514,906 merges, 32 MB of JSON: nlohmann's DOM of it (a std::map
+// node per piece, a vector and two strings per merge) took 2 s of CPU and 200 MB, and was then copied into
+// the spec and freed. So model.vocab and model.merges are read straight into the spec by the strict reader
+// below, and nlohmann parses only the rest (the text with those two values replaced by {} and []).
+// Strict: whatever the reader does not handle exactly as nlohmann would — a duplicate key, an id that is not
+// a plain whole number below the limit, an escape it does not know, invalid UTF-8, malformed text — makes
+// it give up, and the caller reads the file the slow way, so every spec and every error message is the DOM
+// path's (tests/test_tokenizer.cpp holds the two paths equal on valid and broken files).
+class FastReader {
+ public:
+  FastReader(const char* p, const char* end) : p_(p), end_(end) {}
+  const char* pos() const { return p_; }
+  void SkipSpace() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool Eat(char c) {
+    SkipSpace();
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+
+  // A string (decoded into out): plain runs copied at once, escapes and UTF-8 checked as nlohmann does.
+  bool String(std::string& out) {
+    if (!Eat('"')) return false;
+    out.clear();
+    for (;;) {
+      const char* run = p_;
+      while (p_ < end_) {
+        const unsigned char c = static_cast<unsigned char>(*p_);
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+        ++p_;
+      }
+      out.append(run, size_t(p_ - run));
+      if (p_ == end_) return false;
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        ++p_;
+        return true;
+      }
+      if (c < 0x20) return false;  // a raw control character: malformed
+      if (c >= 0x80) {
+        const size_t len = utf8::SequenceLength(p_, size_t(end_ - p_));
+        if (len == 0) return false;
+        out.append(p_, len);
+        p_ += len;
+        continue;
+      }
+      if (end_ - p_ < 2) return false;
+      const char e = p_[1];
+      p_ += 2;
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          uint32_t cp, low;
+          if (!Hex4(cp)) return false;
+          if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // a low surrogate alone
+          if (cp >= 0xD800 && cp <= 0xDBFF) {               // a high one: its low half must follow
+            if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+            p_ += 2;
+            if (!Hex4(low) || low < 0xDC00 || low > 0xDFFF) return false;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          }
+          utf8::Append(out, cp);
+          break;
+        }
+        default: return false;
+      }
+    }
+  }
+
+  // A whole number without sign, fraction, exponent or leading zero, followed by ',', '}' or ']'.
+  bool Whole(uint64_t& v) {
+    SkipSpace();
+    const char* start = p_;
+    v = 0;
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9' && p_ - start < 18) v = v * 10 + uint64_t(*p_++ - '0');
+    if (p_ == start || (*start == '0' && p_ - start > 1)) return false;
+    SkipSpace();
+    return p_ < end_ && (*p_ == ',' || *p_ == '}' || *p_ == ']');
+  }
+
+  // Steps over one value of any kind by its brackets and quotes (not checked: nlohmann parses it later).
+  bool Skip() {
+    SkipSpace();
+    if (p_ == end_) return false;
+    if (*p_ == '"') return SkipString();
+    if (*p_ == '{' || *p_ == '[') {
+      size_t depth = 0;
+      while (p_ < end_) {
+        const char c = *p_;
+        if (c == '"') {
+          if (!SkipString()) return false;
+          continue;
+        }
+        ++p_;
+        if (c == '{' || c == '[') ++depth;
+        else if ((c == '}' || c == ']') && --depth == 0) return true;
+      }
+      return false;
+    }
+    while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ']' && *p_ != ' ' && *p_ != '\n' && *p_ != '\r' && *p_ != '\t') ++p_;
+    return true;
+  }
+
+ private:
+  bool SkipString() {
+    for (++p_; p_ < end_; ++p_) {
+      if (*p_ == '\\') ++p_;
+      else if (*p_ == '"') return ++p_, true;
+    }
+    return false;
+  }
+  bool Hex4(uint32_t& v) {
+    if (end_ - p_ < 4) return false;
+    v = 0;
+    for (int k = 0; k < 4; ++k, ++p_) {
+      const char c = *p_;
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return false;
+      v = v * 16 + uint32_t(d);
+    }
+    return true;
+  }
+  const char* p_;
+  const char* end_;
+};
+
+// {"piece": id, ...} into vocab[id] = piece; false where ParseModel's loop would throw or nlohmann would
+// not give the same pieces (a repeated piece: nlohmann keeps the last).
+inline bool FastVocab(FastReader& r, std::vector<std::string>& vocab) {
+  std::vector<std::pair<uint64_t, std::string>> entries;
+  std::string piece;
+  uint64_t id = 0, largest = 0;
+  if (!r.Eat('{')) return false;
+  if (!r.Eat('}')) {
+    do {
+      if (!r.String(piece) || !r.Eat(':') || !r.Whole(id)) return false;
+      largest = std::max(largest, id);
+      entries.emplace_back(id, std::move(piece));
+    } while (r.Eat(','));
+    if (!r.Eat('}')) return false;
+  }
+  if (!entries.empty() && largest >= uint64_t(TokenIdLimit(entries.size()))) return false;
+  vocab.assign(entries.empty() ? 0 : size_t(largest) + 1, std::string());
+  std::vector<bool> taken(vocab.size(), false);
+  for (auto& [i, p] : entries) {
+    if (taken[size_t(i)]) return false;
+    taken[size_t(i)] = true;
+    vocab[size_t(i)] = std::move(p);
+  }
+  PieceIndex index;  // a piece twice (two ids: nlohmann would keep only the last)
+  index.reset(vocab.size());
+  for (size_t i = 0; i < vocab.size(); ++i)
+    if (!vocab[i].empty() && index.insert(vocab, int32_t(i)) >= 0) return false;
+  return true;
+}
+
+// ["a b", ...] or [["a", "b"], ...] into merges; false where ParseModel's loop would throw.
+inline bool FastMerges(FastReader& r, std::vector<std::pair<std::string, std::string>>& merges) {
+  std::string text, right;
+  if (!r.Eat('[')) return false;
+  if (r.Eat(']')) return true;
+  do {
+    r.SkipSpace();
+    if (r.Eat('[')) {
+      if (!r.String(text) || !r.Eat(',') || !r.String(right) || !r.Eat(']')) return false;
+      merges.emplace_back(std::move(text), std::move(right));
+    } else {
+      if (!r.String(text)) return false;
+      const size_t sp = text.find(' ');
+      if (sp == std::string::npos || text.find(' ', sp + 1) != std::string::npos) return false;
+      merges.emplace_back(text.substr(0, sp), text.substr(sp + 1));
+    }
+  } while (r.Eat(','));
+  return r.Eat(']');
+}
+
+// Finds model.vocab and model.merges in a tokenizer.json's text and reads them into `tables`; `rest` is the
+// text with the two values replaced by {} and []. False (the caller takes the slow path) where the file is
+// not an object, has no model with exactly one vocab and one merges, repeats "model", or either value is not
+// one FastVocab / FastMerges read.
+inline bool FastTables(const std::string& text, Tables& tables, std::string& rest) {
+  const char* const begin = text.data();
+  FastReader r(begin, begin + text.size());
+  std::string key;
+  const char *vocab_begin = nullptr, *vocab_end = nullptr, *merges_begin = nullptr, *merges_end = nullptr;
+  bool model_seen = false;
+  if (!r.Eat('{')) return false;
+  if (r.Eat('}')) return false;
+  do {
+    if (!r.String(key) || !r.Eat(':')) return false;
+    if (key != "model") {
+      if (!r.Skip()) return false;
+      continue;
+    }
+    if (model_seen || !r.Eat('{')) return false;
+    model_seen = true;
+    if (r.Eat('}')) return false;
+    do {
+      if (!r.String(key) || !r.Eat(':')) return false;
+      r.SkipSpace();
+      if (key == "vocab") {
+        if (vocab_begin) return false;
+        vocab_begin = r.pos();
+        if (!FastVocab(r, tables.vocab)) return false;
+        vocab_end = r.pos();
+      } else if (key == "merges") {
+        if (merges_begin) return false;
+        merges_begin = r.pos();
+        if (!FastMerges(r, tables.merges)) return false;
+        merges_end = r.pos();
+      } else if (!r.Skip()) {
+        return false;
+      }
+    } while (r.Eat(','));
+    if (!r.Eat('}')) return false;
+  } while (r.Eat(','));
+  if (!r.Eat('}') || !vocab_begin || !merges_begin) return false;
+  const bool vocab_first = vocab_begin < merges_begin;
+  const char* first_begin = vocab_first ? vocab_begin : merges_begin;
+  const char* first_end = vocab_first ? vocab_end : merges_end;
+  const char* second_begin = vocab_first ? merges_begin : vocab_begin;
+  const char* second_end = vocab_first ? merges_end : vocab_end;
+  rest.assign(begin, first_begin);
+  rest += vocab_first ? "{}" : "[]";
+  rest.append(first_end, second_begin);
+  rest += vocab_first ? "[]" : "{}";
+  rest.append(second_end, begin + text.size());
+  return true;
+}
+
 }  // namespace tokenizer_json
 
-inline TokenizerSpec TokenizerSpecFromJsonUnguarded(const nlohmann::json& j, const std::string& where);
+inline TokenizerSpec TokenizerSpecFromJsonUnguarded(const nlohmann::json& j, const std::string& where,
+                                                    tokenizer_json::Tables* pre = nullptr);
 
 // The pipeline of a parsed tokenizer.json; `where` names it in messages. Only Error leaves it.
 inline TokenizerSpec TokenizerSpecFromJson(const nlohmann::json& j, const std::string& where) {
   return JsonGuard(where, [&] { return TokenizerSpecFromJsonUnguarded(j, where); });
 }
 
-inline TokenizerSpec TokenizerSpecFromJsonUnguarded(const nlohmann::json& j, const std::string& where) {
+inline TokenizerSpec TokenizerSpecFromJsonUnguarded(const nlohmann::json& j, const std::string& where,
+                                                    tokenizer_json::Tables* pre) {
   using namespace tokenizer_json;
   if (!j.is_object()) throw Error(Str(where, ": not a tokenizer.json (expected a JSON object)"));
   if (!j.contains("model")) throw Error(Str(where, ": not a tokenizer.json (no \"model\")"));
@@ -252,7 +510,7 @@ inline TokenizerSpec TokenizerSpecFromJsonUnguarded(const nlohmann::json& j, con
     if (j.contains(key) && !j[key].is_null()) throw Error(Str(where, ": \"", key, "\" is not supported"));
   TokenizerSpec s;
   s.source = where;
-  ParseModel(j["model"], where + ": model", s);
+  ParseModel(j["model"], where + ": model", s, pre);
   ParseAddedTokens(Optional(j, "added_tokens"), where + ": added_tokens", s);
   ParseNormalizer(Optional(j, "normalizer"), where + ": normalizer", s);
   ParsePreTokenizer(Optional(j, "pre_tokenizer"), where + ": pre_tokenizer", s);
@@ -261,8 +519,25 @@ inline TokenizerSpec TokenizerSpecFromJsonUnguarded(const nlohmann::json& j, con
   return s;
 }
 
+// The pipeline of a tokenizer.json's text; `where` names it in messages. Only Error leaves it. The same
+// spec and the same errors as TokenizerSpecFromJson(ParseJson(text, where), where), without building a DOM
+// of the vocabulary (see FastTables).
+inline TokenizerSpec TokenizerSpecFromJsonText(const std::string& text, const std::string& where) {
+  try {
+    tokenizer_json::Tables tables;
+    std::string rest;
+    if (tokenizer_json::FastTables(text, tables, rest)) {
+      const nlohmann::json j = nlohmann::json::parse(rest);  // small: the file without its two big values
+      return TokenizerSpecFromJsonUnguarded(j, where, &tables);
+    }
+  } catch (const std::exception&) {
+    // anything at all: the slow path below says what is wrong, in its own words
+  }
+  return TokenizerSpecFromJson(ParseJson(text, where), where);
+}
+
 inline TokenizerSpec LoadTokenizerJson(const std::string& path) {
-  return TokenizerSpecFromJson(ParseJson(ReadTextFile(path), path), path);
+  return TokenizerSpecFromJsonText(ReadTextFile(path), path);
 }
 
 }  // namespace gemma4
