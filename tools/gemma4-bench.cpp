@@ -119,7 +119,7 @@ static int VerifyCost(const Gemma4ForCausalLM& lm, const std::string& name, long
 
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-bench", [&] {
-    std::string model_path, random, dtype_name = "bf16", simd, numerics;
+    std::string model_path, random, dtype_name = "bf16", simd, numerics, device;
     long prompt_tokens = 128, decode_tokens = 32, threads = 0, reps = 3, layers = 0;
     bool verify_cost = false, as_json = false;
     tools::ArgParser args("gemma4-bench", "Measure prefill and decode speed.");
@@ -136,9 +136,11 @@ int main(int argc, char** argv) {
                                              "of k+1 at context -p) relative to one decode step")
         .flag("--json", &as_json, "print one line of JSON instead of the table (with --verify-cost: its table as JSON)");
     tools::AddNumericsOption(args, &numerics, "fast");
+    tools::AddDeviceOption(args, &device);
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-bench --help)");
     if (prompt_tokens < 1 || decode_tokens < 1 || reps < 1) throw Error("-p, -n and -r must be >= 1");
     tools::ConfigureOps(threads, simd, numerics);
+    tools::ConfigureDevice(device);
 
     const auto t_load = std::chrono::steady_clock::now();
     std::unique_ptr<Gemma4ForCausalLM> lm;
@@ -185,7 +187,7 @@ int main(int argc, char** argv) {
     const std::string name = !random.empty() ? "random " + random + " " + dtype_name
                                              : (model_path.empty() ? tools::kEmbeddedModelName : model_path);
     if (as_json) {
-      const nlohmann::json j = {{"model", name}, {"simd", ops::TargetName()}, {"threads", ops::Pool().NumThreads()},
+      const nlohmann::json j = {{"model", name}, {"device", ops::DeviceName()}, {"simd", ops::TargetName()}, {"threads", ops::Pool().NumThreads()},
                                 {"numerics", tools::NumericsInUse(*lm)}, {"n_prompt", prompt_tokens},
                                 {"n_gen", decode_tokens}, {"load_s", load_s}, {"prefill_tps", best_prefill},
                                 {"decode_tps", best_decode}, {"peak_rss_mb", peak_rss_mb},
@@ -196,8 +198,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::printf("model          %s\n", name.c_str());
-    std::printf("simd, threads  %s, %zu | numerics %s\n", ops::TargetName(), ops::Pool().NumThreads(),
-                tools::NumericsInUse(*lm));
+    std::printf("simd, threads  %s, %zu | numerics %s | device %s\n", ops::TargetName(), ops::Pool().NumThreads(),
+                tools::NumericsInUse(*lm), ops::DeviceName());
     std::printf("peak RSS       %.0f MB (before the bandwidth probes)\n", peak_rss_mb);
     std::printf("load           %.2f s\n", load_s);
     std::printf("prefill        %ld tokens: %.2f tok/s\n", prompt_tokens, best_prefill);
