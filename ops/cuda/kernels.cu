@@ -280,6 +280,10 @@ __global__ void AttentionKernel(const float* __restrict__ q, size_t num_heads, s
     int b;
     size_t i;
     KeyAt(kv, lo, j, &b, &i);
+    if (b < 0) {  // a gap in the store (never made by gemma4/cache.h): the key is masked
+      if (lane == 0) scores[j] = -INFINITY;
+      continue;
+    }
     const float* k = kv.block[b].k + i * row + kvh * head_dim;
     float dot = 0.0f;
     for (size_t d = size_t(lane); d < head_dim; d += kWarp) dot = fmaf(qv[d], k[d], dot);
@@ -304,7 +308,7 @@ __global__ void AttentionKernel(const float* __restrict__ q, size_t num_heads, s
       int b;
       size_t i;
       KeyAt(kv, lo, j, &b, &i);
-      acc = fmaf(scores[j], kv.block[b].v[i * row + kvh * head_dim + d], acc);
+      if (b >= 0) acc = fmaf(scores[j], kv.block[b].v[i * row + kvh * head_dim + d], acc);
     }
     o[d] = keys ? acc / sum : 0.0f;
   }
@@ -375,7 +379,7 @@ void LaunchAttention(const float* q, size_t T, size_t num_heads, size_t head_dim
     kv.block[b] = blocks[b];
     max_keys += blocks[b].count;
   }
-  if (T * num_heads)
+  if (T * num_heads != 0)
     AttentionKernel<<<unsigned(T * num_heads), kAttentionThreads>>>(q, num_heads, head_dim, q_pos0, kv,
                                                                     num_kv_heads, window, scale, out, scores,
                                                                     max_keys);
