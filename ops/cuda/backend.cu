@@ -83,29 +83,8 @@ const void* Find(const void* p, size_t n) {
   return FindLocked(r, p, n);
 }
 
-// The device address of weight bytes [p, p + n): p itself when it is already device-addressable, else a
-// copy made now and kept. nullptr when the device has no room (the CPU then computes the op).
-const void* Resident(const void* p, size_t n) {
-  if (OnGpu(p)) return p;
-  Residency& r = State();
-  std::lock_guard<std::mutex> lock(r.mu);
-  if (const void* d = FindLocked(r, p, n)) return d;
-  void* d = nullptr;
-  if (cudaMalloc(&d, n) != cudaSuccess) {
-    cudaGetLastError();
-    return nullptr;
-  }
-  Check(cudaMemcpy(d, p, n, cudaMemcpyHostToDevice), "weight upload");
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  r.copies[a] = {a + n, d};
-  r.bytes += n;
-  return d;
-}
-
-void Forget(const void* p, size_t n) {
-  Residency& r = State();
-  std::lock_guard<std::mutex> lock(r.mu);
-  const auto a = reinterpret_cast<uintptr_t>(p);
+// Drops the copies that overlap host bytes [a, a + n) (caller holds mu).
+void ForgetLocked(Residency& r, uintptr_t a, size_t n) {
   for (auto it = r.copies.begin(); it != r.copies.end();) {
     if (it->first < a + n && it->second.first > a) {  // overlaps [p, p + n)
       cudaFree(it->second.second);
@@ -115,6 +94,31 @@ void Forget(const void* p, size_t n) {
       ++it;
     }
   }
+}
+// The device address of weight bytes [p, p + n): p itself when it is already device-addressable, else a
+// copy made now and kept. nullptr when the device has no room (the CPU then computes the op).
+const void* Resident(const void* p, size_t n) {
+  if (OnGpu(p)) return p;
+  Residency& r = State();
+  std::lock_guard<std::mutex> lock(r.mu);
+  if (const void* d = FindLocked(r, p, n)) return d;
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  ForgetLocked(r, a, n);  // a copy of part of these bytes (or of bytes freed since): replaced by the whole
+  void* d = nullptr;
+  if (cudaMalloc(&d, n) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  Check(cudaMemcpy(d, p, n, cudaMemcpyHostToDevice), "weight upload");
+  r.copies[a] = {a + n, d};
+  r.bytes += n;
+  return d;
+}
+
+void Forget(const void* p, size_t n) {
+  Residency& r = State();
+  std::lock_guard<std::mutex> lock(r.mu);
+  ForgetLocked(r, reinterpret_cast<uintptr_t>(p), n);
 }
 
 // A device buffer of at least n floats, grown (never shrunk) on demand (caller holds mu).
