@@ -211,7 +211,6 @@ void TestAttention() {
     const std::string name = window ? "Attention sliding (ring, W 6)" : "Attention full";
     Expect(name + " vs CPU", cpu, prefill, false);
     Expect(name + " decode = prefill", prefill, decode, true);
-    ops::ForgetDeviceCopies(w.data(), w.size());  // w is freed next: its address may hold other weights
   }
 }
 
