@@ -184,6 +184,11 @@ int main(int argc, char** argv) {
     const double peak_rss_mb = double(usage.ru_maxrss) / 1024.0;
     const double bytes = WeightBytesPerToken(*lm);
     const double bandwidth = MeasureReadBandwidth(), matvec = MeasureMatvecBandwidth();
+    double gpu_peak = 0.0;  // --device cuda: the fraction is of the GPU's peak memory bandwidth, not the CPU's
+#ifdef GEMMA4_HAVE_CUDA
+    if (device == "cuda") gpu_peak = ops::cuda::PeakBandwidthGBps();
+#endif
+    const double ceiling = gpu_peak > 0 ? gpu_peak : matvec;
     const std::string name = !random.empty() ? "random " + random + " " + dtype_name
                                              : (model_path.empty() ? tools::kEmbeddedModelName : model_path);
     if (as_json) {
@@ -193,7 +198,8 @@ int main(int argc, char** argv) {
                                 {"decode_tps", best_decode}, {"peak_rss_mb", peak_rss_mb},
                                 {"weight_bytes_per_token", bytes}, {"bandwidth_gbps", bytes / 1e9 * best_decode},
                                 {"matvec_gbps", matvec}, {"scan_gbps", bandwidth},
-                                {"bandwidth_fraction", bytes / 1e9 * best_decode / matvec}};
+                                {"gpu_peak_gbps", gpu_peak},
+                                {"bandwidth_fraction", bytes / 1e9 * best_decode / ceiling}};
       std::printf("%s\n", j.dump().c_str());
       return 0;
     }
@@ -207,6 +213,9 @@ int main(int argc, char** argv) {
     std::printf("weights/token  %.3f GB  ->  %.2f GB/s at that decode speed\n", bytes / 1e9, bytes / 1e9 * best_decode);
     std::printf("memory read    %.2f GB/s scanning 1 GiB, %.2f GB/s streaming a 1 GiB bf16 matvec (all threads)\n",
                 bandwidth, matvec);
+    if (gpu_peak > 0)
+      std::printf("GPU memory     %.0f GB/s peak: decode streams its weights at %.1f%% of it\n", gpu_peak,
+                  100.0 * bytes / 1e9 * best_decode / gpu_peak);
     // Measured after the decode runs, not during them: on a busy machine the two can see different loads.
     std::printf("decode ceiling %.2f tok/s (weights/token at the matvec stream rate)\n", matvec * 1e9 / bytes);
     std::printf("               assumes a decode step only streams its weights, at the rate measured after the decode\n"

@@ -295,6 +295,16 @@ const DeviceOps* Device(std::string* why) {
   return table;
 }
 
+double PeakBandwidthGBps() {
+  int clock_khz = 0, bus_bits = 0;
+  if (cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, 0) != cudaSuccess ||
+      cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, 0) != cudaSuccess) {
+    cudaGetLastError();
+    return 0.0;
+  }
+  return 2.0 * double(clock_khz) * 1e3 * (double(bus_bits) / 8.0) / 1e9;
+}
+
 size_t ResidentBytes() {
   Residency& r = State();
   std::lock_guard<std::mutex> lock(r.mu);

@@ -18,6 +18,9 @@ namespace gemma4::ops::cuda {
 // no managed memory), in the CUDA runtime's own words.
 const DeviceOps* Device(std::string* why);
 
+// Device 0's peak memory bandwidth in GB/s (2 transfers per memory clock × bus width); 0 if unknown.
+double PeakBandwidthGBps();
+
 // Device memory the backend holds for weights (copied on first use) and attention scratch, in bytes.
 size_t ResidentBytes();
 
