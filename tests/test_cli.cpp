@@ -822,7 +822,7 @@ TEST_CASE("gemma4-quantize killed mid-write or out of disk: the old file stays, 
   CHECK(access((out + ".tmp").c_str(), F_OK) != 0);
 }
 
-TEST_CASE("every tool that runs a model takes --device cpu|cuda; cuda without a CUDA build or a GPU is one line", "[cli][device]") {
+TEST_CASE("every tool that runs a model takes --device cpu|cuda, and cuda without a CUDA build or a GPU is one line", "[cli][device]") {
   Result r = Run(kRun + " --prompt-ids 2,5,9 -n 3 -t 1 --device cpu");
   INFO(r.out);
   CHECK(r.status == 0);

@@ -896,7 +896,7 @@ ops::DeviceOps Table() {
 }  // namespace stand_in
 }  // namespace
 
-TEST_CASE("a device behind ops/device.h gets every op of a forward and the Session's memory; goldens pass", "[device]") {
+TEST_CASE("a device behind ops/device.h gets every op of a forward and the Session's memory, and the goldens pass through it", "[device]") {
   static const ops::DeviceOps device = stand_in::Table();
   stand_in::Calls().clear();
   for (const char* name : {"e2b_like", "moe_26b_like", "dense_31b_like"}) {
