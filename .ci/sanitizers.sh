@@ -35,8 +35,8 @@ run() {  # run NAME COMMAND...: fails on a non-zero status or a sanitizer report
   echo "sanitizers: $name passed ($((SECONDS - t0)) s)"
 }
 
-configure() {  # configure DIR SANITIZER-FLAGS
-  cmake -S . -B "$1" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=None \
+configure() {  # configure DIR SANITIZER-FLAGS (the CPU library: the CUDA backend is ./test.sh's, where nvcc is found)
+  cmake -S . -B "$1" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=None -DGEMMA4_CUDA=OFF \
     -DCMAKE_CXX_FLAGS="$common $2" -DCMAKE_EXE_LINKER_FLAGS="$2" >/dev/null
 }
 

@@ -90,7 +90,7 @@ struct Gemma4TextAttention {
                   Gemma4Cache& cache, float* k, float* v) const {
     k_proj.forward(x, T, k);
     if (use_alternative_attention)
-      std::memcpy(v, k, T * size_t(num_key_value_heads * head_dim) * sizeof(float));
+      ops::Copy(v, k, T * size_t(num_key_value_heads * head_dim));
     else
       v_proj.forward(x, T, v);
     k_norm.forward(k, T * size_t(num_key_value_heads), k);

@@ -32,7 +32,7 @@ struct LayerKV {
   bool is_sliding = false;
   size_t row = 0;       // floats per position: KV heads · head_dim
   size_t capacity = 0;  // positions the store can hold (sliding: fixed ring size; full: grows)
-  std::vector<float> k, v;
+  ops::Buffer<float> k, v;  // on the device chosen when the cache is made (ops/device.h)
 
   float* k_row(size_t pos) { return k.data() + (is_sliding ? pos % capacity : pos) * row; }
   float* v_row(size_t pos) { return v.data() + (is_sliding ? pos % capacity : pos) * row; }
@@ -73,8 +73,8 @@ struct Gemma4Cache {
       if (!kv.is_sliding) kv.capacity = slots;
     }
     for (size_t t = 0; t < T; ++t) {
-      std::memcpy(kv.k_row(pos0 + t), k + t * kv.row, kv.row * sizeof(float));
-      std::memcpy(kv.v_row(pos0 + t), v + t * kv.row, kv.row * sizeof(float));
+      ops::Copy(kv.k_row(pos0 + t), k + t * kv.row, kv.row);
+      ops::Copy(kv.v_row(pos0 + t), v + t * kv.row, kv.row);
     }
   }
 

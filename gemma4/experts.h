@@ -50,6 +50,8 @@ struct Gemma4TextExperts {
     const size_t H = size_t(hidden_dim), I = size_t(intermediate_dim);
     const Tensor &gu = gate_up_proj.tensor, &down = down_proj.tensor;
     const size_t gu_expert_bytes = 2 * I * gu.row_bytes(), down_expert_bytes = H * down.row_bytes();
+    // The gather, the compaction and the zeroing stay on the host on every device (ops/device.h): they move
+    // T·k rows; the MatMuls, the gating and the weighted sums are ops.
     std::memset(out, 0, T * H * sizeof(float));
     for (int64_t e = 0; e < num_experts; ++e) {
       if (zeroed[size_t(e)]) continue;  // Ablations "zero_expert"

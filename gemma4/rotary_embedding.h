@@ -51,6 +51,7 @@ struct Gemma4TextRotaryEmbedding {
   void forward(bool is_sliding, size_t pos0, size_t T, float* cos, float* sin) const {
     const Table& tb = table(is_sliding);
     const size_t R = tb.rotary_pairs();
+    // On the host on every device (ops/device.h): T·R angles in double, the same bits everywhere.
     for (size_t t = 0; t < T; ++t)
       for (size_t j = 0; j < R; ++j) {
         const double angle = double(pos0 + t) * tb.inv_freq[j];

@@ -51,6 +51,8 @@ struct Gemma4TextRouter {
   void forward(const float* r, size_t T, float* z, float* probs, int32_t* top_k_index, float* top_k_weights) const {
     const size_t H = size_t(hidden_size), E = size_t(num_experts), K = size_t(top_k);
     norm.forward(r, T, z);
+    // The scaling and the top-k below stay on the host on every device (ops/device.h): T·E probabilities,
+    // and a partial sort whose tie rule (lower index) is the routing's definition.
     for (size_t t = 0; t < T; ++t)
       for (size_t i = 0; i < H; ++i) z[t * H + i] = z[t * H + i] * scale.data[i] * scalar_root_size;
     proj.forward(z, T, probs);

@@ -1,6 +1,7 @@
 // gemma4/state.h — the activations of one forward step, allocated once (llama2.c's RunState).
 //
-// Sized from the config for at most `max_tokens` tokens per step; forward() never allocates. Letters as in
+// Sized from the config for at most `max_tokens` tokens per step; forward() never allocates. Every array is an
+// ops::Buffer: on the device chosen when the state is made (ops/device.h), plain heap memory on the CPU. Letters as in
 // docs/ARCHITECTURE.md: T tokens, H hidden, nH heads, KV key/value heads, D head_dim (the largest of any
 // layer), I MLP width (the widest layer), L layers, P per-layer-input size, E experts, k top-k, V vocab.
 #ifndef GEMMA4_STATE_H_
@@ -13,28 +14,29 @@
 
 #include "gemma4/config.h"
 #include "gemma4/error.h"
+#include "ops/device.h"
 
 namespace gemma4 {
 
 struct ForwardState {
   size_t max_tokens = 0;
-  std::vector<float> x;          // [T,H] the residual stream
-  std::vector<float> normed;     // [T,H] input of a block after its pre-norm
-  std::vector<float> branch;     // [T,H] output of attention / MLP before it joins the stream
-  std::vector<float> branch2;    // [T,H] MoE: the experts' output
-  std::vector<float> q, attn;    // [T, nH·D]
-  std::vector<float> k, v;       // [T, KV·D]
-  std::vector<float> gate, up;   // [T, I]
-  std::vector<float> cos[2], sin[2];     // [T, rotary pairs] for full (0) and sliding (1) layers
-  std::vector<float> per_layer_inputs;   // [T, L, P] PLE, combined
-  std::vector<float> per_layer_tmp;      // [T, L·P] PLE: token-identity part
-  std::vector<float> per_layer_input;    // [T, P] this layer's slice; the PLE gate
-  std::vector<float> router_probs;       // [T, E]
-  std::vector<float> top_k_weights;      // [T, k]
-  std::vector<int32_t> top_k_index;      // [T, k]
-  std::vector<int32_t> expert_rows;      // [T]
-  std::vector<float> expert_x, expert_y; // [T, H]
-  std::vector<float> expert_gate_up;     // [T, 2·I_moe]
+  ops::Buffer<float> x;          // [T,H] the residual stream
+  ops::Buffer<float> normed;     // [T,H] input of a block after its pre-norm
+  ops::Buffer<float> branch;     // [T,H] output of attention / MLP before it joins the stream
+  ops::Buffer<float> branch2;    // [T,H] MoE: the experts' output
+  ops::Buffer<float> q, attn;    // [T, nH·D]
+  ops::Buffer<float> k, v;       // [T, KV·D]
+  ops::Buffer<float> gate, up;   // [T, I]
+  ops::Buffer<float> cos[2], sin[2];     // [T, rotary pairs] for full (0) and sliding (1) layers
+  ops::Buffer<float> per_layer_inputs;   // [T, L, P] PLE, combined
+  ops::Buffer<float> per_layer_tmp;      // [T, L·P] PLE: token-identity part
+  ops::Buffer<float> per_layer_input;    // [T, P] this layer's slice; the PLE gate
+  ops::Buffer<float> router_probs;       // [T, E]
+  ops::Buffer<float> top_k_weights;      // [T, k]
+  ops::Buffer<int32_t> top_k_index;      // [T, k]
+  ops::Buffer<int32_t> expert_rows;      // [T]
+  ops::Buffer<float> expert_x, expert_y; // [T, H]
+  ops::Buffer<float> expert_gate_up;     // [T, 2·I_moe]
 
   ForwardState() = default;
   ForwardState(const Gemma4TextConfig& c, size_t max_tokens_) : max_tokens(max_tokens_) {

@@ -99,6 +99,7 @@ struct Gemma4TextModel {
     ops::Add(tok, ctx, T * L * P);
     ops::Scale(tok, T * L * P, per_layer_input_scale);               // tok now holds ple [T, L, P]
     if (capture) capture->add("ple_inputs", {int64_t(T), int64_t(L), int64_t(P)}, tok);
+    // On the host on every device (ops/device.h): a transpose, T·L·P floats once per step.
     for (size_t t = 0; t < T; ++t)
       for (size_t i = 0; i < L; ++i)
         for (size_t p = 0; p < P; ++p) ctx[(i * T + t) * P + p] = tok[(t * L + i) * P + p];

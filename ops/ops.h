@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ops/device.h"   // cpu or a device backend (process-wide, like the numerics mode)
 #include "ops/numerics.h" // exact or fast (process-wide, like the thread count)
 #include "ops/scalar.h"   // every ops/*_scalar.h (plain C++), plus DType and KVBlock
 #include "ops/threads.h"  // the shared thread pool
@@ -51,6 +52,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE && !defined(GEMMA4_OPS_TABLES_)
 #define GEMMA4_OPS_TABLES_
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -96,9 +98,13 @@ static inline const char* TargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameH
 // or llama.cpp's Q8_0 / Q4_0 blocks (K a multiple of 32, else std::invalid_argument) or Q4_K / Q5_K / Q6_K
 // super-blocks (K a multiple of 256), in the given numerics
 // (ops/numerics.h; MatMul without it uses the process-wide GetNumerics()). `fast` changes only block types.
+// Every wrapper below first offers its call to the active device (ops/device.h); `fast` is CPU-only.
 static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DType wtype, size_t N, float* out,
                           Numerics numerics) {
   const auto* bytes = static_cast<const uint8_t*>(w);
+  if (!(numerics == Numerics::kFast && HasFastMatMul(wtype)) &&
+      OnDevice(&DeviceOps::matmul, x, T, K, w, wtype, N, out))
+    return;
   if (numerics == Numerics::kFast && HasFastMatMul(wtype)) {
     RowBytes(wtype, K);  // throws unless K is a whole number of blocks
     switch (wtype) {
@@ -130,6 +136,7 @@ static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DTy
 // dst[i] = f32(src[i]) · scale for a row of n stored elements (embedding lookups, norm weights, widening
 // K-quants on load); a block type needs n a multiple of its block size (else std::invalid_argument).
 static inline void ToF32(const void* src, DType t, size_t n, float scale, float* dst) {
+  if (OnDevice(&DeviceOps::to_f32, src, t, n, scale, dst)) return;
   const auto* bytes = static_cast<const uint8_t*>(src);
   switch (t) {
     case DType::F32: return HWY_DYNAMIC_DISPATCH(ToF32FromF32)(static_cast<const float*>(src), n, scale, dst);
@@ -146,33 +153,60 @@ static inline void ToF32(const void* src, DType t, size_t n, float scale, float*
 
 // y[r] = x[r] · (mean(x[r]²) + eps)^-½ · weight, for `rows` rows of n; weight == nullptr: no scale.
 static inline void RMSNorm(const float* x, size_t rows, size_t n, const float* weight, float eps, float* y) {
+  if (OnDevice(&DeviceOps::rms_norm, x, rows, n, weight, eps, y)) return;
   HWY_DYNAMIC_DISPATCH(RMSNormF32)(x, rows, n, weight, eps, y);
 }
 // x ← gelu_tanh(x) · y  (y == nullptr: x ← gelu_tanh(x)).
-static inline void GeluTanhMul(float* x, const float* y, size_t n) { HWY_DYNAMIC_DISPATCH(GeluTanhMulF32)(x, y, n); }
+static inline void GeluTanhMul(float* x, const float* y, size_t n) {
+  if (OnDevice(&DeviceOps::gelu_tanh_mul, x, y, n)) return;
+  HWY_DYNAMIC_DISPATCH(GeluTanhMulF32)(x, y, n);
+}
 // x ← cap · tanh(x / cap).
-static inline void Softcap(float* x, size_t n, float cap) { HWY_DYNAMIC_DISPATCH(SoftcapF32)(x, n, cap); }
+static inline void Softcap(float* x, size_t n, float cap) {
+  if (OnDevice(&DeviceOps::softcap, x, n, cap)) return;
+  HWY_DYNAMIC_DISPATCH(SoftcapF32)(x, n, cap);
+}
 // x ← softmax(x).
-static inline void Softmax(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(SoftmaxF32)(x, n); }
+static inline void Softmax(float* x, size_t n) {
+  if (OnDevice(&DeviceOps::softmax, x, n)) return;
+  HWY_DYNAMIC_DISPATCH(SoftmaxF32)(x, n);
+}
 // x ← x + s · y.
 static inline void AddScaled(float* x, const float* y, float s, size_t n) {
+  if (OnDevice(&DeviceOps::add_scaled, x, y, s, n)) return;
   HWY_DYNAMIC_DISPATCH(AddScaledF32)(x, y, s, n);
 }
 // x ← x + y.
-static inline void Add(float* x, const float* y, size_t n) { HWY_DYNAMIC_DISPATCH(AddScaledF32)(x, y, 1.0f, n); }
+static inline void Add(float* x, const float* y, size_t n) { AddScaled(x, y, 1.0f, n); }
 // x ← x · s.
-static inline void Scale(float* x, size_t n, float s) { HWY_DYNAMIC_DISPATCH(ScaleF32)(x, n, s); }
+static inline void Scale(float* x, size_t n, float s) {
+  if (OnDevice(&DeviceOps::scale, x, n, s)) return;
+  HWY_DYNAMIC_DISPATCH(ScaleF32)(x, n, s);
+}
+// dst ← src (n floats; the two do not overlap): the KV cache's stores, K = V on attention_k_eq_v layers.
+static inline void Copy(float* dst, const float* src, size_t n) {
+  if (OnDevice(&DeviceOps::copy, dst, src, n)) return;
+  std::memcpy(dst, src, n * sizeof(float));
+}
 // First index of the maximum.
-static inline size_t Argmax(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(ArgmaxF32)(x, n); }
+static inline size_t Argmax(const float* x, size_t n) {
+  size_t index = 0;
+  if (OnDevice(&DeviceOps::argmax, x, n, &index)) return index;
+  return HWY_DYNAMIC_DISPATCH(ArgmaxF32)(x, n);
+}
 // RoPE on x [T, num_heads, head_dim]; cos/sin [T, rotary_pairs].
 static inline void Rope(float* x, size_t T, size_t num_heads, size_t head_dim, const float* cos, const float* sin,
                         size_t rotary_pairs) {
+  if (OnDevice(&DeviceOps::rope, x, T, num_heads, head_dim, cos, sin, rotary_pairs)) return;
   HWY_DYNAMIC_DISPATCH(RopeF32)(x, T, num_heads, head_dim, cos, sin, rotary_pairs);
 }
 // Attention of q [T, num_heads, head_dim] (positions q_pos0 + t) over KV blocks; out like q.
 static inline void Attention(const float* q, size_t T, size_t num_heads, size_t head_dim, size_t q_pos0,
                              const KVBlock* blocks, size_t num_blocks, size_t num_kv_heads, size_t window,
                              float scale, float* out) {
+  if (OnDevice(&DeviceOps::attention, q, T, num_heads, head_dim, q_pos0, blocks, num_blocks, num_kv_heads, window,
+               scale, out))
+    return;
   HWY_DYNAMIC_DISPATCH(AttentionF32)(q, T, num_heads, head_dim, q_pos0, blocks, num_blocks, num_kv_heads, window,
                                      scale, out);
 }

@@ -996,3 +996,27 @@ TEST_CASE("every tool takes --override and --ablate: a bad one is one line namin
   }
   CHECK(access("/tmp/never.gguf", F_OK) != 0);
 }
+
+TEST_CASE("every tool that runs a model takes --device cpu|cuda, and cuda without a CUDA build or a GPU is one line", "[cli][device]") {
+  Result r = Run(kRun + " --prompt-ids 2,5,9 -n 3 -t 1 --device cpu");
+  INFO(r.out);
+  CHECK(r.status == 0);
+  for (const std::string& cmd : {kRun + " --device tpu -n 1", kBench + " --device tpu",
+                                 kEval + " golden --model " + kGolden + "/e2b_like --device tpu"}) {
+    r = Run(cmd);
+    INFO(cmd << " → " << r.out);
+    CHECK(r.status == 1);
+    CHECK(Lines(r.out) == 1);
+    CHECK_THAT(r.out, Catch::Contains("--device: \"tpu\" is not one of cpu, cuda"));
+  }
+  // Here: no CUDA build (nvcc absent) or no usable GPU, each said in one line. On a GPU machine with a CUDA
+  // build, the same command runs the golden check there (tests/test_cuda.cpp judges it).
+  r = Run(kEval + " golden --model " + kGolden + "/e2b_like --device cuda");
+  INFO(r.out);
+  if (r.status != 0) {
+    CHECK(r.status == 1);
+    CHECK(Lines(r.out) == 1);
+    CHECK_THAT(r.out, Catch::Contains("--device cuda: this build has no CUDA backend") ||
+                          Catch::Contains("--device cuda: no CUDA device found ("));
+  }
+}

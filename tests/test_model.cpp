@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <random>
 #include <thread>
 #include <string>
@@ -845,4 +847,144 @@ TEST_CASE("Study (gemma4/study.h): empty is the plain model bit for bit — each
   CHECK_THROWS_WITH(ParseAblation("skip_layer=-1", &a), Catch::Contains("skip_layer takes a layer index >= 0"));
   CHECK_THROWS_WITH(ParseConfigOverride("no_such_key=1"), Catch::Contains("unknown key 'no_such_key'"));
   CHECK(ParseConfigOverride("final_logit_softcapping=0").value.is_null());  // 0 = off, HF's null
+}
+
+// The device seam (ops/device.h) without a GPU: a stand-in device whose memory is tracked host memory and whose
+// ops are the scalar twins (another summation order than the SIMD kernels, as a GPU's is), refusing any pointer
+// outside its own memory as the CUDA backend does. The goldens must pass through it, every op the blocks call
+// must reach it, and the Session's arrays must live in its memory.
+namespace {
+namespace stand_in {
+std::map<uintptr_t, size_t>& Allocations() {
+  static std::map<uintptr_t, size_t> m;
+  return m;
+}
+std::map<std::string, size_t>& Calls() {
+  static std::map<std::string, size_t> m;
+  return m;
+}
+bool Mine(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  auto it = Allocations().upper_bound(a);
+  if (!p || it == Allocations().begin()) return false;
+  --it;
+  return a < it->first + it->second;
+}
+bool Took(const char* op, bool ok) {
+  ++Calls()[ok ? op : std::string(op) + " (to the CPU)"];
+  return ok;
+}
+ops::DeviceOps Table() {
+  ops::DeviceOps t;
+  t.name = "stand-in";
+  t.alloc = [](size_t bytes) -> void* {
+    void* p = std::malloc(bytes);
+    if (p) Allocations()[reinterpret_cast<uintptr_t>(p)] = bytes;
+    return p;
+  };
+  t.free = [](void* p) {
+    Allocations().erase(reinterpret_cast<uintptr_t>(p));
+    std::free(p);
+  };
+  t.matmul = [](const float* x, size_t T, size_t K, const void* w, ops::DType wt, size_t N, float* out) {
+    if (!Took("matmul", Mine(x) && Mine(out))) return false;
+    ops::scalar::MatMul(x, T, K, w, wt, N, out);
+    return true;
+  };
+  t.to_f32 = [](const void* src, ops::DType t, size_t n, float scale, float* dst) {
+    if (!Took("to_f32", Mine(src) && Mine(dst))) return false;  // weights are host memory: the CPU gathers
+    ops::scalar::ToF32(src, t, n, scale, dst);
+    return true;
+  };
+  t.rms_norm = [](const float* x, size_t rows, size_t n, const float* w, float eps, float* y) {
+    if (!Took("rms_norm", Mine(x) && Mine(y))) return false;
+    ops::scalar::RMSNorm(x, rows, n, w, eps, y);
+    return true;
+  };
+  t.gelu_tanh_mul = [](float* x, const float* y, size_t n) {
+    if (!Took("gelu_tanh_mul", Mine(x) && (!y || Mine(y)))) return false;
+    ops::scalar::GeluTanhMul(x, y, n);
+    return true;
+  };
+  t.softcap = [](float* x, size_t n, float cap) {
+    if (!Took("softcap", Mine(x))) return false;
+    ops::scalar::Softcap(x, n, cap);
+    return true;
+  };
+  t.softmax = [](float* x, size_t n) {
+    if (!Took("softmax", Mine(x))) return false;
+    ops::scalar::Softmax(x, n);
+    return true;
+  };
+  t.add_scaled = [](float* x, const float* y, float s, size_t n) {
+    if (!Took("add_scaled", Mine(x) && Mine(y))) return false;
+    ops::scalar::AddScaled(x, y, s, n);
+    return true;
+  };
+  t.scale = [](float* x, size_t n, float s) {
+    if (!Took("scale", Mine(x))) return false;
+    ops::scalar::Scale(x, n, s);
+    return true;
+  };
+  t.copy = [](float* dst, const float* src, size_t n) {
+    if (!Took("copy", Mine(dst) && Mine(src))) return false;
+    std::memcpy(dst, src, n * sizeof(float));
+    return true;
+  };
+  t.argmax = [](const float* x, size_t n, size_t* index) {
+    if (!Took("argmax", Mine(x))) return false;
+    *index = ops::scalar::Argmax(x, n);
+    return true;
+  };
+  t.rope = [](float* x, size_t T, size_t nh, size_t d, const float* c, const float* s, size_t pairs) {
+    if (!Took("rope", Mine(x) && Mine(c) && Mine(s))) return false;
+    ops::scalar::Rope(x, T, nh, d, c, s, pairs);
+    return true;
+  };
+  t.attention = [](const float* q, size_t T, size_t nh, size_t d, size_t pos0, const ops::KVBlock* b, size_t nb,
+                   size_t kv, size_t window, float scale, float* out) {
+    bool mine = Mine(q) && Mine(out);
+    for (size_t i = 0; i < nb; ++i) mine = mine && Mine(b[i].k) && Mine(b[i].v);
+    if (!Took("attention", mine)) return false;
+    ops::scalar::Attention(q, T, nh, d, pos0, b, nb, kv, window, scale, out);
+    return true;
+  };
+  return t;
+}
+}  // namespace stand_in
+}  // namespace
+
+TEST_CASE("a device behind ops/device.h gets every op of a forward and the Session's memory, and the goldens pass through it", "[device]") {
+  static const ops::DeviceOps device = stand_in::Table();
+  stand_in::Calls().clear();
+  for (const char* name : {"e2b_like", "moe_26b_like", "dense_31b_like"}) {
+    INFO("golden case " << name);
+    auto lm = Gemma4ForCausalLM::from_pretrained(GoldenDir() + "/" + name);
+    const golden::GoldenFile g(GoldenDir() + "/" + name + "/golden.safetensors");
+    struct OnDevice {  // the device for what is made in this scope (the CPU again on the way out)
+      OnDevice() { ops::SetDevice(&device); }
+      ~OnDevice() { ops::SetDevice(nullptr); }
+    };
+    const golden::Report report = [&] {
+      OnDevice on;
+      Session session(*lm, 8, 64);
+      CHECK(stand_in::Mine(session.state.x.data()));
+      CHECK(stand_in::Mine(session.logits.data()));
+      return golden::CheckTarget(*lm, g);
+    }();
+    for (const golden::Comparison& c : report.rows) {
+      INFO(c.name << ": max_abs " << c.max_abs << " nmse " << c.nmse);
+      CHECK(c.pass);
+    }
+  }
+  std::string calls;
+  for (const auto& [op, n] : stand_in::Calls()) calls += op + " " + std::to_string(n) + ", ";
+  INFO("calls: " << calls);
+  for (const char* op : {"matmul", "rms_norm", "gelu_tanh_mul", "softcap", "softmax", "add_scaled", "scale", "copy",
+                         "argmax", "rope", "attention"})
+    CHECK(stand_in::Calls()[op] > 0);
+  CHECK(stand_in::Calls()["to_f32 (to the CPU)"] > 0);  // embedding rows of a host table: gathered by the CPU
+  CHECK(stand_in::Calls()["matmul (to the CPU)"] == 0);
+  CHECK(stand_in::Calls()["attention (to the CPU)"] == 0);
+  CHECK(stand_in::Allocations().empty());  // every Buffer given back to the device that made it
 }

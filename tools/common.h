@@ -22,6 +22,9 @@
 #include "gemma4/text/tokenizer_json.h"
 #include "tools/args.h"
 #include "tools/progress.h"
+#ifdef GEMMA4_HAVE_CUDA  // defined by linking gemma4::cuda (a build that found nvcc)
+#include "ops/cuda/cuda.h"
+#endif
 
 // tools/embedded_model.cpp, generated at build time from golden/e2b_like.
 extern const unsigned char gemma4_embedded_config[];
@@ -246,6 +249,30 @@ inline void ConfigureOps(long threads, const std::string& simd, const std::strin
   if (simd != "native") throw Error("--simd applies to x86 builds only");
 #endif
   hwy::DisableTargets(disable);
+}
+
+// --device, the same flag in every tool that runs a model (ops/device.h): "cpu" (the default) or "cuda".
+inline ArgParser& AddDeviceOption(ArgParser& args, std::string* device) {
+  *device = "cpu";
+  return args.option("--device", "DEVICE",
+                     device, "cpu (default) or cuda (an NVIDIA GPU: needs a build with nvcc; exact numerics only)");
+}
+
+// Applies --device before anything is loaded: the model's Session then lives where the ops run. On cuda the
+// numerics are exact (fast is a CPU kernel); a build without the CUDA backend, or a machine without a usable
+// GPU, is one error line naming why.
+inline void ConfigureDevice(const std::string& device) {
+  if (device == "cpu") return ops::SetDevice(nullptr);
+  if (device != "cuda") throw Error(Str("--device: \"", device, "\" is not one of cpu, cuda"));
+#ifdef GEMMA4_HAVE_CUDA
+  std::string why;
+  const ops::DeviceOps* gpu = ops::cuda::Device(&why);
+  if (!gpu) throw Error(Str("--device cuda: no CUDA device found (", why, ")"));
+  ops::SetNumerics(ops::Numerics::kExact);
+  ops::SetDevice(gpu);
+#else
+  throw Error("--device cuda: this build has no CUDA backend (configure it where nvcc is found; README, \"CUDA\")");
+#endif
 }
 
 // Runs a tool's main body; any Error becomes one line on stderr and exit status 1.

@@ -119,7 +119,7 @@ static int VerifyCost(const Gemma4ForCausalLM& lm, const std::string& name, long
 
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-bench", [&] {
-    std::string model_path, random, dtype_name = "bf16", simd, numerics;
+    std::string model_path, random, dtype_name = "bf16", simd, numerics, device;
     long prompt_tokens = 128, decode_tokens = 32, threads = 0, reps = 3, layers = 0;
     bool verify_cost = false, as_json = false;
     tools::ArgParser args("gemma4-bench", "Measure prefill and decode speed.");
@@ -138,9 +138,11 @@ int main(int argc, char** argv) {
     tools::AddNumericsOption(args, &numerics, "fast");
     Study study;
     tools::AddStudyOptions(args, &study);
+    tools::AddDeviceOption(args, &device);
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-bench --help)");
     if (prompt_tokens < 1 || decode_tokens < 1 || reps < 1) throw Error("-p, -n and -r must be >= 1");
     tools::ConfigureOps(threads, simd, numerics);
+    tools::ConfigureDevice(device);
 
     const auto t_load = std::chrono::steady_clock::now();
     std::unique_ptr<Gemma4ForCausalLM> lm;
@@ -184,22 +186,28 @@ int main(int argc, char** argv) {
     const double peak_rss_mb = double(usage.ru_maxrss) / 1024.0;
     const double bytes = WeightBytesPerToken(*lm);
     const double bandwidth = MeasureReadBandwidth(), matvec = MeasureMatvecBandwidth();
+    double gpu_peak = 0.0;  // --device cuda: the fraction is of the GPU's peak memory bandwidth, not the CPU's
+#ifdef GEMMA4_HAVE_CUDA
+    if (device == "cuda") gpu_peak = ops::cuda::PeakBandwidthGBps();
+#endif
+    const double ceiling = gpu_peak > 0 ? gpu_peak : matvec;
     const std::string name = !random.empty() ? "random " + random + " " + dtype_name
                                              : (model_path.empty() ? tools::kEmbeddedModelName : model_path);
     if (as_json) {
-      const nlohmann::json j = {{"model", name}, {"simd", ops::TargetName()}, {"threads", ops::Pool().NumThreads()},
+      const nlohmann::json j = {{"model", name}, {"device", ops::DeviceName()}, {"simd", ops::TargetName()}, {"threads", ops::Pool().NumThreads()},
                                 {"numerics", tools::NumericsInUse(*lm)}, {"n_prompt", prompt_tokens},
                                 {"n_gen", decode_tokens}, {"load_s", load_s}, {"prefill_tps", best_prefill},
                                 {"decode_tps", best_decode}, {"peak_rss_mb", peak_rss_mb},
                                 {"weight_bytes_per_token", bytes}, {"bandwidth_gbps", bytes / 1e9 * best_decode},
                                 {"matvec_gbps", matvec}, {"scan_gbps", bandwidth},
-                                {"bandwidth_fraction", bytes / 1e9 * best_decode / matvec}};
+                                {"gpu_peak_gbps", gpu_peak},
+                                {"bandwidth_fraction", bytes / 1e9 * best_decode / ceiling}};
       std::printf("%s\n", j.dump().c_str());
       return 0;
     }
     std::printf("model          %s\n", name.c_str());
-    std::printf("simd, threads  %s, %zu | numerics %s\n", ops::TargetName(), ops::Pool().NumThreads(),
-                tools::NumericsInUse(*lm));
+    std::printf("simd, threads  %s, %zu | numerics %s | device %s\n", ops::TargetName(), ops::Pool().NumThreads(),
+                tools::NumericsInUse(*lm), ops::DeviceName());
     std::printf("peak RSS       %.0f MB (before the bandwidth probes)\n", peak_rss_mb);
     std::printf("load           %.2f s\n", load_s);
     std::printf("prefill        %ld tokens: %.2f tok/s\n", prompt_tokens, best_prefill);
@@ -207,6 +215,9 @@ int main(int argc, char** argv) {
     std::printf("weights/token  %.3f GB  ->  %.2f GB/s at that decode speed\n", bytes / 1e9, bytes / 1e9 * best_decode);
     std::printf("memory read    %.2f GB/s scanning 1 GiB, %.2f GB/s streaming a 1 GiB bf16 matvec (all threads)\n",
                 bandwidth, matvec);
+    if (gpu_peak > 0)
+      std::printf("GPU memory     %.0f GB/s peak: decode streams its weights at %.1f%% of it\n", gpu_peak,
+                  100.0 * bytes / 1e9 * best_decode / gpu_peak);
     // Measured after the decode runs, not during them: on a busy machine the two can see different loads.
     std::printf("decode ceiling %.2f tok/s (weights/token at the matvec stream rate)\n", matvec * 1e9 / bytes);
     std::printf("               assumes a decode step only streams its weights, at the rate measured after the decode\n"

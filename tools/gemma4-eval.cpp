@@ -26,7 +26,7 @@
 using namespace gemma4;
 
 static int Golden(int argc, char** argv) {
-  std::string model_path, golden_path, draft_path, simd, numerics, tier_name = "f32";
+  std::string model_path, golden_path, draft_path, simd, numerics, device, tier_name = "f32";
   long threads = 0;
   tools::ArgParser args("gemma4-eval golden", "Compare a model (or a drafter on its target) with a golden file (golden/README.md).");
   args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
@@ -38,6 +38,7 @@ static int Golden(int argc, char** argv) {
   tools::AddNumericsOption(args, &numerics, "exact");
   Study study;
   tools::AddStudyOptions(args, &study);
+  tools::AddDeviceOption(args, &device);
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval golden --help)");
   const compare::Tier tier = compare::ParseTier(tier_name);
   if (tier != compare::Tier::kF32 && !draft_path.empty()) throw Error("--tier applies to target models, not --draft");
@@ -48,6 +49,7 @@ static int Golden(int argc, char** argv) {
     golden_path = (draft_path.empty() ? model_path : draft_path) + "/golden.safetensors";
   }
   tools::ConfigureOps(threads, simd, numerics);
+  tools::ConfigureDevice(device);
   auto lm = tools::LoadModel(model_path, study);
   const golden::GoldenFile g(golden_path);
   if (tier != compare::Tier::kF32) {
@@ -126,7 +128,7 @@ static int Compare(int argc, char** argv) {
 }
 
 static int Dump(int argc, char** argv) {
-  std::string model_path, out_path, numerics;
+  std::string model_path, out_path, numerics, device;
   std::vector<std::string> prompt_ids;
   long greedy = 16, threads = 0;
   tools::ArgParser args("gemma4-eval dump",
@@ -140,12 +142,14 @@ static int Dump(int argc, char** argv) {
   tools::AddNumericsOption(args, &numerics, "exact");
   Study study;
   tools::AddStudyOptions(args, &study);
+  tools::AddDeviceOption(args, &device);
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval dump --help)");
   if (out_path.empty() || prompt_ids.empty()) throw Error("--out and at least one --prompt-ids are required");
   if (greedy < 0) throw Error("--greedy must be >= 0");
   if (IsDirectory(out_path))  // (before the work, not after it: WriteSafetensors would refuse it too)
     throw Error(Str(out_path, ": is a directory; --out takes a file path (e.g. ", out_path, "/golden.safetensors)"));
   tools::ConfigureOps(threads, "", numerics);
+  tools::ConfigureDevice(device);
   auto lm = tools::LoadModel(model_path, study);
   std::vector<std::pair<std::string, std::vector<int32_t>>> prompts;
   for (size_t i = 0; i < prompt_ids.size(); ++i)
@@ -164,7 +168,7 @@ static int Dump(int argc, char** argv) {
 }
 
 static int Ppl(int argc, char** argv) {
-  std::string model_path, text_file, ids_file, tokenizer_path, kl_base, save_base, simd, method, numerics;
+  std::string model_path, text_file, ids_file, tokenizer_path, kl_base, save_base, simd, method, numerics, device;
   long ctx = 512, stride = 0, batch = 64, chunks = 0, threads = 0;
   tools::ArgParser args("gemma4-eval ppl",
                         "Perplexity over a text, two ways (tools/perplexity.h): --method strided, Hugging Face's sliding\n"
@@ -189,6 +193,7 @@ static int Ppl(int argc, char** argv) {
   tools::AddNumericsOption(args, &numerics, "exact");
   Study study;  // with --override/--ablate: also the unmodified model, and the change in one line
   tools::AddStudyOptions(args, &study);
+  tools::AddDeviceOption(args, &device);
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval ppl --help)");
   if (text_file.empty() == ids_file.empty()) throw Error("give the text with -f FILE or --ids-file FILE (one of them)");
   if (ctx < 2 || stride < 0 || batch < 1 || chunks < 0) throw Error("--ctx >= 2, --stride >= 0, --batch >= 1, --chunks >= 0");
@@ -199,6 +204,7 @@ static int Ppl(int argc, char** argv) {
     throw Error("--save-base and --kl-base use llama.cpp's base-file layout, which the llama method makes: use --method llama");
   if (method == "llama" && stride) throw Error("--stride goes with --method strided");
   tools::ConfigureOps(threads, simd, numerics);
+  tools::ConfigureDevice(device);
   std::vector<int32_t> ids;
   if (!ids_file.empty()) {
     ids = tools::ParseIdText(ids_file, ReadTextFile(ids_file));

@@ -99,7 +99,7 @@ int Tokenize(const Tokenizer& tok, const std::string& text, bool have_text, cons
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-run", [&] {
     std::string model_path, prompt, prompt_file, tokenizer_path, system, jsonl, simd, chat_template = "auto", draft_path,
-        numerics;
+        numerics, device;
     std::optional<std::string> prompt_ids;
     // temp, top-k and top-p start unset (NaN, -1): generation_config.json fills what no flag gives
     long n_predict = -2, threads = 0, ctx_size = 0, batch = 256, top_k = -1, seed = -1, draft_max = 3;
@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
     tools::AddNumericsOption(args, &numerics, "fast");
     Study study;
     tools::AddStudyOptions(args, &study);
+    tools::AddDeviceOption(args, &device);
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-run --help)");
     const bool have_text = !prompt.empty() || !prompt_file.empty();
     if (!prompt.empty() && !prompt_file.empty()) throw Error("give the prompt with -p or -f, not both");
@@ -155,6 +156,7 @@ int main(int argc, char** argv) {
 
     if (interactive && prompt_ids) throw Error("-i chats in text: use -p for the first turn, not --prompt-ids");
     tools::ConfigureOps(threads, simd, numerics);
+    tools::ConfigureDevice(device);
     const auto t_load = std::chrono::steady_clock::now();
     const std::string model_name = model_path.empty() ? tools::kEmbeddedModelName : model_path;
     // The tokenizer first, and checked against the model's config before the weights load (seconds, GBs).

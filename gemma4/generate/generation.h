@@ -30,7 +30,7 @@ struct Session {
   size_t max_context;          // positions this session may hold (prompt + generated)
   Gemma4Cache cache;
   ForwardState state;
-  std::vector<float> logits;   // [max_tokens, V] (all rows of the last step when asked for)
+  ops::Buffer<float> logits;   // [max_tokens, V] (all rows of the last step when asked for)
 
   // max_tokens: the longest step (prefill chunk); max_context 0 = the model's max_position_embeddings.
   explicit Session(const Gemma4ForCausalLM& model, size_t max_tokens = 256, size_t max_context_ = 0)

@@ -32,6 +32,7 @@
 #include <string>
 
 #include "gemma4/error.h"
+#include "ops/device.h"
 
 namespace gemma4 {
 
@@ -144,6 +145,7 @@ class MappedFile {
   }
   ~MappedFile() {
     mapped_detail::Unregister(slot_);
+    ops::ForgetDeviceCopies(data_, size_);  // a device (ops/device.h) may hold copies of these weights
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
   }
   MappedFile(const MappedFile&) = delete;
