@@ -171,17 +171,24 @@ __global__ void ScaleKernel(float* __restrict__ x, size_t n, float s) {
 
 // ---- Softmax of one row (CPU twin: ops/activation-inl.h SoftmaxF32): m = max x; e = exp(x − m);
 // x ← e · (1 / Σe). One block; the sum is thread-strided partials then BlockReduce.
-__global__ void SoftmaxKernel(float* __restrict__ x, size_t n) {
+// x ← exp(x − max x) in place over one block's row of n; returns Σ of the new x (thread-strided partials,
+// then BlockReduce, whose __syncthreads() also publishes the new x to every thread). Softmax and attention.
+template <int kThreads>
+__device__ float ExpShiftedInPlace(float* x, size_t n) {
   float m = -INFINITY;
-  for (size_t i = threadIdx.x; i < n; i += kRowThreads) m = fmaxf(m, x[i]);
-  m = BlockReduce<kRowThreads, true>(m);
+  for (size_t i = threadIdx.x; i < n; i += kThreads) m = fmaxf(m, x[i]);
+  m = BlockReduce<kThreads, true>(m);
   float sum = 0.0f;
-  for (size_t i = threadIdx.x; i < n; i += kRowThreads) {
+  for (size_t i = threadIdx.x; i < n; i += kThreads) {
     const float e = expf(x[i] - m);
     x[i] = e;
     sum += e;
   }
-  sum = BlockReduce<kRowThreads, false>(sum);
+  return BlockReduce<kThreads, false>(sum);
+}
+
+__global__ void SoftmaxKernel(float* __restrict__ x, size_t n) {
+  const float sum = ExpShiftedInPlace<kRowThreads>(x, n);
   const float inv = 1.0f / sum;
   for (size_t i = threadIdx.x; i < n; i += kRowThreads) x[i] *= inv;
 }
@@ -291,16 +298,7 @@ __global__ void AttentionKernel(const float* __restrict__ q, size_t num_heads, s
     if (lane == 0) scores[j] = dot * scale;
   }
   __syncthreads();
-  float m = -INFINITY;
-  for (size_t j = threadIdx.x; j < keys; j += kAttentionThreads) m = fmaxf(m, scores[j]);
-  m = BlockReduce<kAttentionThreads, true>(m);
-  float sum = 0.0f;
-  for (size_t j = threadIdx.x; j < keys; j += kAttentionThreads) {
-    const float e = expf(scores[j] - m);
-    scores[j] = e;
-    sum += e;
-  }
-  sum = BlockReduce<kAttentionThreads, false>(sum);  // its __syncthreads() publishes scores[]
+  const float sum = ExpShiftedInPlace<kAttentionThreads>(scores, keys);  // (publishes scores[])
   float* o = out + (t * num_heads + h) * head_dim;
   for (size_t d = threadIdx.x; d < head_dim; d += kAttentionThreads) {
     float acc = 0.0f;
