@@ -1,5 +1,5 @@
 // tests/llamacpp/golden_ids.h — what llama_golden.cpp and llama_draft.cpp share: reading a golden's id lists
-// and printing them, and keeping llama.cpp's log to its errors.
+// and printing them, keeping llama.cpp's log to its errors, and the one context setup both compare with.
 #ifndef GEMMA4_TESTS_LLAMACPP_GOLDEN_IDS_H_
 #define GEMMA4_TESTS_LLAMACPP_GOLDEN_IDS_H_
 
@@ -34,6 +34,21 @@ inline std::string Join(const std::vector<int32_t>& v) {
 // llama.cpp's log callback that prints its errors only.
 inline void Quiet(ggml_log_level level, const char* text, void*) {
   if (level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
+}
+
+// A context as the comparisons need it: one sequence, the whole prompt in one batch, K/V of type `kv`, the
+// full sliding-window cache, no flash attention (its other summation order), no perf counters.
+inline llama_context_params ContextParams(uint32_t n_ctx, ggml_type kv, int threads) {
+  llama_context_params p = llama_context_default_params();
+  p.n_ctx = n_ctx;
+  p.n_batch = p.n_ubatch = n_ctx;
+  p.n_seq_max = 1;
+  p.n_threads = p.n_threads_batch = threads;
+  p.type_k = p.type_v = kv;
+  p.swa_full = true;
+  p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  p.no_perf = true;
+  return p;
 }
 
 }  // namespace gemma4_llamacpp

@@ -26,6 +26,7 @@
 
 namespace {
 
+using gemma4_llamacpp::ContextParams;
 using gemma4_llamacpp::Ints;
 using gemma4_llamacpp::Join;
 using gemma4_llamacpp::Quiet;
@@ -35,19 +36,6 @@ size_t Accepted(const std::vector<int32_t>& draft, const std::vector<int32_t>& t
   size_t n = 0;
   while (n < draft.size() && n < target_after.size() && draft[n] == target_after[n]) ++n;
   return n;
-}
-
-llama_context_params ContextParams(uint32_t n_ctx, int threads) {
-  llama_context_params p = llama_context_default_params();
-  p.n_ctx = n_ctx;
-  p.n_batch = p.n_ubatch = n_ctx;
-  p.n_seq_max = 1;
-  p.n_threads = p.n_threads_batch = threads;
-  p.type_k = p.type_v = GGML_TYPE_F32;
-  p.swa_full = true;
-  p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-  p.no_perf = true;
-  return p;
 }
 
 }  // namespace
@@ -94,9 +82,9 @@ int main(int argc, char** argv) {
       if (Ints(tg, prompt + ".input_ids", pos[3]) != ids) throw gemma4::Error(prompt + ": the two goldens' prompts differ");
       const std::vector<int32_t> after(greedy.begin() + 1, greedy.end());
 
-      llama_context_ptr ctx_tgt(llama_init_from_model(target.get(), ContextParams(256, threads)));
+      llama_context_ptr ctx_tgt(llama_init_from_model(target.get(), ContextParams(256, GGML_TYPE_F32, threads)));
       if (!ctx_tgt) throw gemma4::Error("llama_init_from_model (target) failed");
-      llama_context_params dp = ContextParams(256, threads);
+      llama_context_params dp = ContextParams(256, GGML_TYPE_F32, threads);
       dp.ctx_type = LLAMA_CONTEXT_TYPE_MTP;
       dp.ctx_other = ctx_tgt.get();
       dp.n_rs_seq = 0;

@@ -27,6 +27,7 @@
 
 namespace {
 
+using gemma4_llamacpp::ContextParams;
 using gemma4_llamacpp::Ints;
 using gemma4_llamacpp::Join;
 using gemma4_llamacpp::Quiet;
@@ -56,15 +57,7 @@ struct LayerOutputs {
 struct Context {
   llama_context* ctx;
   Context(llama_model* model, uint32_t n_ctx, ggml_type kv, int threads, LayerOutputs* hidden = nullptr) {
-    llama_context_params p = llama_context_default_params();
-    p.n_ctx = n_ctx;
-    p.n_batch = p.n_ubatch = n_ctx;
-    p.n_seq_max = 1;
-    p.n_threads = p.n_threads_batch = threads;
-    p.type_k = p.type_v = kv;
-    p.swa_full = true;
-    p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    p.no_perf = true;
+    llama_context_params p = ContextParams(n_ctx, kv, threads);
     if (hidden) {
       p.cb_eval = LayerOutputs::Callback;
       p.cb_eval_user_data = hidden;
