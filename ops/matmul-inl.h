@@ -107,25 +107,30 @@ HWY_INLINE void MatMulRowsOfX(DF df, const float* x, size_t K, const Rows& w, si
   for (; n < n_end; ++n) MatMulTile<kRowsX, 1>(df, x, K, w, n, out, N);
 }
 
+// Output columns [n_begin, n_end) of every token, on the calling thread: what one task of MatMulRows does.
+template <class Rows>
+HWY_INLINE void MatMulRowRange(const float* HWY_RESTRICT x, size_t T, size_t K, const Rows& w, size_t N,
+                               size_t n_begin, size_t n_end, float* HWY_RESTRICT out) {
+  // At most 32 lanes, so a vector never straddles two 32-weight blocks (x86 has at most 16).
+  const hn::CappedTag<float, 32> df;
+  for (size_t t = 0; t < T; t += 4) {
+    const float* xt = x + t * K;
+    float* ot = out + t * N;
+    switch (std::min<size_t>(4, T - t)) {
+      case 4: MatMulRowsOfX<4>(df, xt, K, w, n_begin, n_end, ot, N); break;
+      case 3: MatMulRowsOfX<3>(df, xt, K, w, n_begin, n_end, ot, N); break;
+      case 2: MatMulRowsOfX<2>(df, xt, K, w, n_begin, n_end, ot, N); break;
+      default: MatMulRowsOfX<1>(df, xt, K, w, n_begin, n_end, ot, N); break;
+    }
+  }
+}
+
 template <class Rows>
 HWY_INLINE void MatMulRows(const float* HWY_RESTRICT x, size_t T, size_t K, const Rows& w, size_t N,
                            float* HWY_RESTRICT out) {
-  // At most 32 lanes, so a vector never straddles two 32-weight blocks (x86 has at most 16).
-  const hn::CappedTag<float, 32> df;
   // At least ~64k multiply-adds per task, so tiny matrices are not worth waking threads for.
   const size_t grain = std::max<size_t>(4, (size_t{1} << 16) / std::max<size_t>(1, K * T));
-  ParallelRanges(N, grain, 4, [&](size_t n_begin, size_t n_end) {
-    for (size_t t = 0; t < T; t += 4) {
-      const float* xt = x + t * K;
-      float* ot = out + t * N;
-      switch (std::min<size_t>(4, T - t)) {
-        case 4: MatMulRowsOfX<4>(df, xt, K, w, n_begin, n_end, ot, N); break;
-        case 3: MatMulRowsOfX<3>(df, xt, K, w, n_begin, n_end, ot, N); break;
-        case 2: MatMulRowsOfX<2>(df, xt, K, w, n_begin, n_end, ot, N); break;
-        default: MatMulRowsOfX<1>(df, xt, K, w, n_begin, n_end, ot, N); break;
-      }
-    }
-  });
+  ParallelRanges(N, grain, 4, [&](size_t n_begin, size_t n_end) { MatMulRowRange(x, T, K, w, N, n_begin, n_end, out); });
 }
 
 template <typename WT>

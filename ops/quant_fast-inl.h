@@ -402,39 +402,36 @@ HWY_INLINE void PortableRange(const FastActs& a, size_t T, const uint8_t* w, siz
 }
 #endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 
+// Output columns [n_begin, n_end) of every token, on the calling thread: what one task of MatMulFastT does.
+// `a`: x already quantized by QuantizeActs (read only where a SIMD kernel runs; the twin quantizes x itself).
+template <DType kType>
+HWY_INLINE void MatMulFastRowRange(const FastActs& a, const float* HWY_RESTRICT x, size_t T, size_t K,
+                                   const uint8_t* HWY_RESTRICT w, size_t N, size_t n_begin, size_t n_end,
+                                   float* HWY_RESTRICT out) {
+#if defined(GEMMA4_OPS_FAST_SIMD)
+  const size_t row_bytes = RowBytes(kType, K);
+#if GEMMA4_OPS_HAVE_VNNI && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
+  if (FastUseVnni().load(std::memory_order_relaxed)) return VnniRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
+#endif
+  if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0)
+    return PortableRange<kType == DType::Q4_0>(a, T, w, row_bytes, n_begin, n_end, out, N);
+#endif
+  (void)a;
+  scalar::MatMulFastRows(x, T, K, w, kType, N, n_begin, n_end, out);
+}
+
 template <DType kType>
 HWY_INLINE void MatMulFastT(const float* HWY_RESTRICT x, size_t T, size_t K, const uint8_t* HWY_RESTRICT w,
                             size_t N, float* HWY_RESTRICT out) {
-  const size_t row_bytes = RowBytes(kType, K);
+  FastActs& a = FastActsScratch();
+#if defined(GEMMA4_OPS_FAST_SIMD)
+  QuantizeActs(x, T, K, a);
+#endif
   // At least ~64k multiply-adds per task, as in MatMulRows.
   const size_t grain = std::max<size_t>(4, (size_t{1} << 16) / std::max<size_t>(1, K * T));
-  auto twin = [&] {
-    ParallelRanges(N, grain, 4, [&](size_t n_begin, size_t n_end) {
-      scalar::MatMulFastRows(x, T, K, w, kType, N, n_begin, n_end, out);
-    });
-  };
-#if defined(GEMMA4_OPS_FAST_SIMD)
-  FastActs& a = FastActsScratch();
-  QuantizeActs(x, T, K, a);
-#if GEMMA4_OPS_HAVE_VNNI && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
-  if (FastUseVnni().load(std::memory_order_relaxed)) {
-    ParallelRanges(N, grain, 4, [&](size_t n_begin, size_t n_end) {
-      VnniRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
-    });
-    return;
-  }
-#endif
-  if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0) {
-    ParallelRanges(N, grain, 4, [&](size_t n_begin, size_t n_end) {
-      PortableRange<kType == DType::Q4_0>(a, T, w, row_bytes, n_begin, n_end, out, N);
-    });
-  } else {
-    twin();
-  }
-#else
-  (void)row_bytes;
-  twin();
-#endif
+  ParallelRanges(N, grain, 4, [&](size_t n_begin, size_t n_end) {
+    MatMulFastRowRange<kType>(a, x, T, K, w, N, n_begin, n_end, out);
+  });
 }
 
 static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ8_0Fast(const float* x, size_t T, size_t K, const uint8_t* w,
