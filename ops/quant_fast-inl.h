@@ -92,14 +92,16 @@ GEMMA4_OPS_VNNI_TARGET static inline float VnniF16(const uint8_t* p) {
   std::memcpy(&bits, p, 2);
   return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)));
 }
-// [a × 8, c × 8]
-GEMMA4_OPS_VNNI_TARGET static inline __m512 VnniTwo(float a, float c) {
-  return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(c), 1);
+// [d0 × 8, d1 × 8]: the f16 scales at p0 and p1 (p1 null: no second block, d1 = 0) widened by one
+// conversion and spread by one permute (the scalar loads run on the integer ports).
+GEMMA4_OPS_VNNI_TARGET static inline __m512 VnniPairScales(const uint8_t* p0, const uint8_t* p1) {
+  uint16_t d0, d1 = 0;
+  std::memcpy(&d0, p0, 2);
+  if (p1) std::memcpy(&d1, p1, 2);
+  const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(int(uint32_t(d0) | uint32_t(d1) << 16)));
+  return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_castps128_ps512(f));
 }
 
-// Weight blocks b, b+1 of a row as 64 unsigned bytes u = w + o (see above), their 16 per-lane scales ds
-// (lane 8h + i: group i of block b + h) and, for Q4_K/Q5_K, the per-lane −m. `pair` false: block b + 1 does
-// not exist (an odd count, Q8_0/Q4_0 only) and reads as zeros.
 // Q4_K/Q5_K: the 8 sub-block scales d·sc[s] and −(dmin·m[s]) of the super-block at p, once per super-block.
 GEMMA4_OPS_VNNI_TARGET static inline void VnniSuperBlockScales(const uint8_t* p, __m256* d1, __m256* neg_m1) {
   // KScaleMin for all 8 sub-blocks at once, a byte per sub-block in 32-bit words: with a, b, c the packed
@@ -117,29 +119,33 @@ GEMMA4_OPS_VNNI_TARGET static inline void VnniSuperBlockScales(const uint8_t* p,
   *neg_m1 = _mm256_xor_ps(_mm256_mul_ps(_mm256_set1_ps(VnniF16(p + 2)), mf), _mm256_set1_ps(-0.0f));
 }
 
-template <DType kType>
-GEMMA4_OPS_VNNI_TARGET static inline void VnniUnpack(const uint8_t* row, size_t b, bool pair, __m512i* u, __m512* ds,
+// Weight blocks b, b+1 of a row as 64 unsigned bytes u = w + o (see above), their 16 per-lane scales ds
+// (lane 8h + i: group i of block b + h) and, for Q4_K/Q5_K, the per-lane −m. kPair false: block b + 1 does
+// not exist (an odd count, Q8_0/Q4_0 only) and has scale 0 (its activations are the zero pad block).
+template <DType kType, bool kPair>
+GEMMA4_OPS_VNNI_TARGET static inline void VnniUnpack(const uint8_t* row, size_t b, __m512i* u, __m512* ds,
                                                       __m512* neg_m, __m256 sb_d1, __m256 sb_neg_m1) {
   const __m256i nibble = _mm256_set1_epi8(0xF);
   if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0) {
     constexpr size_t kBlockBytes = kType == DType::Q4_0 ? 18 : 34;
     const uint8_t* p0 = row + b * kBlockBytes;
     const uint8_t* p1 = p0 + kBlockBytes;
-    *ds = VnniTwo(VnniF16(p0), pair ? VnniF16(p1) : 0.0f);
+    *ds = VnniPairScales(p0, kPair ? p1 : nullptr);
     if constexpr (kType == DType::Q4_0) {
       const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + 2));
-      const __m128i r1 = pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 + 2)) : _mm_setzero_si128();
+      const __m128i r1 = kPair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 + 2)) : _mm_setzero_si128();
       const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(r0), r1, 1);  // [qs0, qs1]
-      const __m256i lo = _mm256_and_si256(raw, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nibble);
-      const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);       // [lo0, lo1, hi0, hi1]
-      *u = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));                      // [lo0, hi0, lo1, hi1]
+      // [qs0, qs0, qs1, qs1], the 2nd and 4th shifted right by 4: [lo0, hi0, lo1, hi1] after the mask
+      const __m512i z = _mm512_shuffle_i64x2(_mm512_castsi256_si512(raw), _mm512_castsi256_si512(raw), _MM_SHUFFLE(1, 1, 0, 0));
+      const __m512i shift = _mm512_set_epi32(0x40004, 0x40004, 0x40004, 0x40004, 0, 0, 0, 0,
+                                             0x40004, 0x40004, 0x40004, 0x40004, 0, 0, 0, 0);
+      *u = _mm512_and_si512(_mm512_srlv_epi16(z, shift), _mm512_set1_epi8(0xF));
     } else {
-      const __m256i flip = _mm256_set1_epi8(char(0x80));
-      const __m256i q0 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0 + 2)), flip);
-      const __m256i q1 = pair ? _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p1 + 2)), flip)
-                              : _mm256_setzero_si256();
-      *u = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+      const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0 + 2));
+      const __m256i q1 = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p1 + 2)) : _mm256_setzero_si256();
+      *u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), _mm512_set1_epi8(char(0x80)));
     }
+    (void)neg_m, (void)sb_d1, (void)sb_neg_m1, (void)nibble;
   } else if constexpr (kType == DType::Q4_K || kType == DType::Q5_K) {
     // Blocks b = 2c, 2c + 1 of a super-block are chunk c: the low and the high nibbles of qs[32c .. 32c + 31].
     const uint8_t* p = row + b / 8 * (kType == DType::Q5_K ? 176 : 144);
@@ -192,49 +198,59 @@ constexpr int VnniOffsetShift(DType t) {
   return t == DType::Q8_0 ? 7 : t == DType::Q4_0 ? 3 : t == DType::Q6_K ? 5 : -1;
 }
 
+// One step of VnniTile: blocks b, b + 1 (kPair false: b is the last, odd block) of kW weight rows into the
+// kX × kW accumulators. (A function, not a branch inside the loop: the odd block is rare, and with `pair` a
+// run-time bool the compiler kept a test and a second load path per row in the hot loop.)
+template <size_t kX, size_t kW, DType kType, bool kPair>
+GEMMA4_OPS_VNNI_TARGET static inline void VnniTileStep(const FastActs& a, size_t t0, const uint8_t* w, size_t row_bytes,
+                                                        size_t n0, size_t b, __m512 (&acc)[kX][kW], __m256 (&sb_d1)[kW],
+                                                        __m256 (&sb_neg_m1)[kW]) {
+  constexpr bool kMin = kType == DType::Q4_K || kType == DType::Q5_K;
+  constexpr int kShift = VnniOffsetShift(kType);
+  const size_t nb = a.nb;
+  __m512i u[kW];
+  __m512 ds[kW], neg_m[kW];
+  for (size_t j = 0; j < kW; ++j) {
+    neg_m[j] = _mm512_setzero_ps();
+    const uint8_t* row = w + (n0 + j) * row_bytes;
+    // A mapped file has 4 KiB pages, where the hardware prefetcher stops. The next tile reads the rows
+    // right after these (kW rows on): ask now for the bytes it will read at this block, one tile ahead.
+    // (Before: 16 blocks ahead in the same row, ~0.5 KiB, clamped at the row's end, so every tile began
+    // on cold rows. A prefetch past the matrix is harmless: it never faults.)
+    _mm_prefetch(reinterpret_cast<const char*>(row + kW * row_bytes + b * row_bytes / nb), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(row + kW * row_bytes + (b + 1) * row_bytes / nb), _MM_HINT_T0);
+    if constexpr (kMin)
+      if (b % 8 == 0) VnniSuperBlockScales(row + b / 8 * (kType == DType::Q5_K ? 176 : 144), &sb_d1[j], &sb_neg_m1[j]);
+    VnniUnpack<kType, kPair>(row, b, &u[j], &ds[j], &neg_m[j], sb_d1[j], sb_neg_m1[j]);
+  }
+  for (size_t i = 0; i < kX; ++i) {
+    const __m512i xq = _mm512_loadu_si512(a.Q(t0 + i, b));
+    const __m512i g = _mm512_loadu_si512(a.G8(t0 + i, b));
+    const __m512 dx = _mm512_loadu_ps(a.D8(t0 + i, b));
+    const __m512i init = kShift < 0 ? _mm512_setzero_si512()
+                                    : _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(g, kShift < 0 ? 0 : kShift));
+    const __m512 gf = kMin ? _mm512_cvtepi32_ps(g) : _mm512_setzero_ps();
+    for (size_t j = 0; j < kW; ++j) {
+      const __m512i s = _mm512_dpbusd_epi32(init, u[j], xq);
+      acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(ds[j], dx), acc[i][j]);
+      if constexpr (kMin) acc[i][j] = _mm512_fmadd_ps(gf, _mm512_mul_ps(neg_m[j], dx), acc[i][j]);
+    }
+  }
+}
+
 // out[t0+i, n0+j] for kX activation rows × kW weight rows of `row_bytes`.
 template <size_t kX, size_t kW, DType kType>
 GEMMA4_OPS_VNNI_TARGET static inline void VnniTile(const FastActs& a, size_t t0, const uint8_t* w,
                                                     size_t row_bytes, size_t n0, float* out, size_t N) {
-  constexpr bool kMin = kType == DType::Q4_K || kType == DType::Q5_K;
-  constexpr int kShift = VnniOffsetShift(kType);
   const size_t nb = a.nb;
   __m512 acc[kX][kW];
   for (size_t i = 0; i < kX; ++i)
     for (size_t j = 0; j < kW; ++j) acc[i][j] = _mm512_setzero_ps();
   __m256 sb_d1[kW], sb_neg_m1[kW];  // Q4_K/Q5_K: the current super-block's 8 scales and −mins per row
   for (size_t j = 0; j < kW; ++j) sb_d1[j] = sb_neg_m1[j] = _mm256_setzero_ps();
-  for (size_t b = 0; b < nb; b += 2) {
-    const bool pair = b + 1 < nb;
-    __m512i u[kW];
-    __m512 ds[kW], neg_m[kW];
-    for (size_t j = 0; j < kW; ++j) {
-      neg_m[j] = _mm512_setzero_ps();
-      const uint8_t* row = w + (n0 + j) * row_bytes;
-      // A mapped file has 4 KiB pages, where the hardware prefetcher stops. The next tile reads the rows
-      // right after these (kW rows on): ask now for the bytes it will read at this block, one tile ahead.
-      // (Before: 16 blocks ahead in the same row, ~0.5 KiB, clamped at the row's end, so every tile began
-      // on cold rows. A prefetch past the matrix is harmless: it never faults.)
-      _mm_prefetch(reinterpret_cast<const char*>(row + kW * row_bytes + b * row_bytes / nb), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(row + kW * row_bytes + (b + 1) * row_bytes / nb), _MM_HINT_T0);
-      if constexpr (kMin)
-        if (b % 8 == 0) VnniSuperBlockScales(row + b / 8 * (kType == DType::Q5_K ? 176 : 144), &sb_d1[j], &sb_neg_m1[j]);
-      VnniUnpack<kType>(row, b, pair, &u[j], &ds[j], &neg_m[j], sb_d1[j], sb_neg_m1[j]);
-    }
-    for (size_t i = 0; i < kX; ++i) {
-      const __m512i xq = _mm512_loadu_si512(a.Q(t0 + i, b));
-      const __m512i g = _mm512_loadu_si512(a.G8(t0 + i, b));
-      const __m512 dx = _mm512_loadu_ps(a.D8(t0 + i, b));
-      const __m512i init = kShift < 0 ? _mm512_setzero_si512()
-                                      : _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(g, kShift < 0 ? 0 : kShift));
-      const __m512 gf = kMin ? _mm512_cvtepi32_ps(g) : _mm512_setzero_ps();
-      for (size_t j = 0; j < kW; ++j) {
-        const __m512i s = _mm512_dpbusd_epi32(init, u[j], xq);
-        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(ds[j], dx), acc[i][j]);
-        if constexpr (kMin) acc[i][j] = _mm512_fmadd_ps(gf, _mm512_mul_ps(neg_m[j], dx), acc[i][j]);
-      }
-    }
-  }
+  size_t b = 0;
+  for (; b + 1 < nb; b += 2) VnniTileStep<kX, kW, kType, true>(a, t0, w, row_bytes, n0, b, acc, sb_d1, sb_neg_m1);
+  if (b < nb) VnniTileStep<kX, kW, kType, false>(a, t0, w, row_bytes, n0, b, acc, sb_d1, sb_neg_m1);
   for (size_t i = 0; i < kX; ++i)
     for (size_t j = 0; j < kW; ++j) out[(t0 + i) * N + n0 + j] = VnniFoldSum16(acc[i][j]);
 }
