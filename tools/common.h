@@ -213,7 +213,7 @@ inline ArgParser& AddNumericsOption(ArgParser& args, std::string* numerics, cons
   *numerics = tool_default;
   return args.option("--numerics", "MODE", numerics,
                      "exact (f32 activations, the reference) or fast (int8 activations and integer dot products on "
-                     "Q8_0/Q4_0 weights); default " + tool_default);
+                     "Q8_0, Q4_0 and K-quant weights); default " + tool_default);
 }
 
 // What a model's matrices are computed with under the current mode: "fast" only where fast applies.
@@ -273,6 +273,28 @@ inline void ConfigureDevice(const std::string& device) {
 #else
   throw Error("--device cuda: this build has no CUDA backend (configure it where nvcc is found; README, \"CUDA\")");
 #endif
+}
+
+// The flags every tool that runs a model shares, as one group: -t, --simd (not where the tool runs every
+// target itself), --numerics (`numerics_default`: the tool's own), --override / --ablate and --device.
+// Configure() applies them, before anything is loaded.
+struct ModelOptions {
+  long threads = 0;
+  std::string simd, numerics, device;
+  Study study;
+  void Configure() const {
+    ConfigureOps(threads, simd, numerics);
+    ConfigureDevice(device);
+  }
+};
+inline ArgParser& AddModelOptions(ArgParser& args, ModelOptions* options, const std::string& numerics_default,
+                                  bool with_simd = true) {
+  args.option("-t, --threads", "N", &options->threads, "threads (default 0 = all cores)");
+  if (with_simd)
+    args.option("--simd", "TARGET", &options->simd, "cap the SIMD target: avx3, avx2 or scalar (default: the best available)");
+  AddNumericsOption(args, &options->numerics, numerics_default);
+  AddStudyOptions(args, &options->study);
+  return AddDeviceOption(args, &options->device);
 }
 
 // Runs a tool's main body; any Error becomes one line on stderr and exit status 1.

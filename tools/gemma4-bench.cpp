@@ -119,8 +119,9 @@ static int VerifyCost(const Gemma4ForCausalLM& lm, const std::string& name, long
 
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-bench", [&] {
-    std::string model_path, random, dtype_name = "bf16", simd, numerics, device;
-    long prompt_tokens = 128, decode_tokens = 32, threads = 0, reps = 3, layers = 0;
+    std::string model_path, random, dtype_name = "bf16";
+    long prompt_tokens = 128, decode_tokens = 32, reps = 3, layers = 0;
+    tools::ModelOptions options;
     bool verify_cost = false, as_json = false;
     tools::ArgParser args("gemma4-bench", "Measure prefill and decode speed.");
     args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file")
@@ -130,19 +131,14 @@ int main(int argc, char** argv) {
         .option("-p, --n-prompt", "N", &prompt_tokens, "prompt tokens to prefill (default 128)")
         .option("-n, --n-gen", "N", &decode_tokens, "tokens to decode (default 32)")
         .option("-r, --repetitions", "N", &reps, "repetitions; the best is reported (default 3)")
-        .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
-        .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar")
         .flag("--verify-cost", &verify_cost, "speculative decoding: cost of verifying k = 1..8 drafted tokens (one forward "
                                              "of k+1 at context -p) relative to one decode step")
         .flag("--json", &as_json, "print one line of JSON instead of the table (with --verify-cost: its table as JSON)");
-    tools::AddNumericsOption(args, &numerics, "fast");
-    Study study;
-    tools::AddStudyOptions(args, &study);
-    tools::AddDeviceOption(args, &device);
+    tools::AddModelOptions(args, &options, "fast");
+    const Study& study = options.study;
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-bench --help)");
     if (prompt_tokens < 1 || decode_tokens < 1 || reps < 1) throw Error("-p, -n and -r must be >= 1");
-    tools::ConfigureOps(threads, simd, numerics);
-    tools::ConfigureDevice(device);
+    options.Configure();
 
     const auto t_load = std::chrono::steady_clock::now();
     std::unique_ptr<Gemma4ForCausalLM> lm;
@@ -188,7 +184,7 @@ int main(int argc, char** argv) {
     const double bandwidth = MeasureReadBandwidth(), matvec = MeasureMatvecBandwidth();
     double gpu_peak = 0.0;  // --device cuda: the fraction is of the GPU's peak memory bandwidth, not the CPU's
 #ifdef GEMMA4_HAVE_CUDA
-    if (device == "cuda") gpu_peak = ops::cuda::PeakBandwidthGBps();
+    if (options.device == "cuda") gpu_peak = ops::cuda::PeakBandwidthGBps();
 #endif
     const double ceiling = gpu_peak > 0 ? gpu_peak : matvec;
     const std::string name = !random.empty() ? "random " + random + " " + dtype_name

@@ -26,19 +26,14 @@
 using namespace gemma4;
 
 static int Golden(int argc, char** argv) {
-  std::string model_path, golden_path, draft_path, simd, numerics, device, tier_name = "f32";
-  long threads = 0;
+  std::string model_path, golden_path, draft_path, tier_name = "f32";
+  tools::ModelOptions options;
   tools::ArgParser args("gemma4-eval golden", "Compare a model (or a drafter on its target) with a golden file (golden/README.md).");
   args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
       .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint: check its first drafting round on --model")
       .option("-g, --golden", "FILE", &golden_path, "golden.safetensors (default: <model>/golden.safetensors)")
-      .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
-      .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar")
       .option("--tier", "TIER", &tier_name, "f32 (default: the file's own tolerances), bf16, q8 or q4: golden/FORMAT.md");
-  tools::AddNumericsOption(args, &numerics, "exact");
-  Study study;
-  tools::AddStudyOptions(args, &study);
-  tools::AddDeviceOption(args, &device);
+  tools::AddModelOptions(args, &options, "exact");
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval golden --help)");
   const compare::Tier tier = compare::ParseTier(tier_name);
   if (tier != compare::Tier::kF32 && !draft_path.empty()) throw Error("--tier applies to target models, not --draft");
@@ -48,9 +43,8 @@ static int Golden(int argc, char** argv) {
     if (model_path.empty()) throw Error("--golden FILE is needed with the embedded model");
     golden_path = (draft_path.empty() ? model_path : draft_path) + "/golden.safetensors";
   }
-  tools::ConfigureOps(threads, simd, numerics);
-  tools::ConfigureDevice(device);
-  auto lm = tools::LoadModel(model_path, study);
+  options.Configure();
+  auto lm = tools::LoadModel(model_path, options.study);
   const golden::GoldenFile g(golden_path);
   if (tier != compare::Tier::kF32) {
     const golden::Report report = compare::CheckTargetAtTier(*lm, g, tier);
@@ -128,29 +122,25 @@ static int Compare(int argc, char** argv) {
 }
 
 static int Dump(int argc, char** argv) {
-  std::string model_path, out_path, numerics, device;
+  std::string model_path, out_path;
+  tools::ModelOptions options;
   std::vector<std::string> prompt_ids;
-  long greedy = 16, threads = 0;
+  long greedy = 16;
   tools::ArgParser args("gemma4-eval dump",
                         "Write this engine's capture points for a model as a golden file (golden/FORMAT.md), with\n"
                         "tolerances from its own spread across SIMD targets (so it runs once per target).");
   args.option("-m, --model", "PATH", &model_path, "checkpoint directory or .gguf file (default: the embedded tiny golden model)")
       .option("--prompt-ids", "IDS", &prompt_ids, "a prompt as comma-separated ids (repeatable: prompts p0, p1, ...)")
       .option("--greedy", "N", &greedy, "greedy continuation length (default 16, 0 = none)")
-      .option("-o, --out", "FILE", &out_path, "the golden file to write (.safetensors)")
-      .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)");
-  tools::AddNumericsOption(args, &numerics, "exact");
-  Study study;
-  tools::AddStudyOptions(args, &study);
-  tools::AddDeviceOption(args, &device);
+      .option("-o, --out", "FILE", &out_path, "the golden file to write (.safetensors)");
+  tools::AddModelOptions(args, &options, "exact", /*with_simd=*/false);  // it runs once per target itself
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval dump --help)");
   if (out_path.empty() || prompt_ids.empty()) throw Error("--out and at least one --prompt-ids are required");
   if (greedy < 0) throw Error("--greedy must be >= 0");
   if (IsDirectory(out_path))  // (before the work, not after it: WriteSafetensors would refuse it too)
     throw Error(Str(out_path, ": is a directory; --out takes a file path (e.g. ", out_path, "/golden.safetensors)"));
-  tools::ConfigureOps(threads, "", numerics);
-  tools::ConfigureDevice(device);
-  auto lm = tools::LoadModel(model_path, study);
+  options.Configure();
+  auto lm = tools::LoadModel(model_path, options.study);
   std::vector<std::pair<std::string, std::vector<int32_t>>> prompts;
   for (size_t i = 0; i < prompt_ids.size(); ++i)
     prompts.emplace_back("p" + std::to_string(i), tools::ParseIdList("--prompt-ids", prompt_ids[i]));
@@ -168,8 +158,9 @@ static int Dump(int argc, char** argv) {
 }
 
 static int Ppl(int argc, char** argv) {
-  std::string model_path, text_file, ids_file, tokenizer_path, kl_base, save_base, simd, method, numerics, device;
-  long ctx = 512, stride = 0, batch = 64, chunks = 0, threads = 0;
+  std::string model_path, text_file, ids_file, tokenizer_path, kl_base, save_base, method;
+  long ctx = 512, stride = 0, batch = 64, chunks = 0;
+  tools::ModelOptions options;  // with --override/--ablate: also the unmodified model, and the change in one line
   tools::ArgParser args("gemma4-eval ppl",
                         "Perplexity over a text, two ways (tools/perplexity.h): --method strided, Hugging Face's sliding\n"
                         "context (windows of --ctx tokens every --stride tokens; each scores the tokens no earlier window\n"
@@ -187,13 +178,8 @@ static int Ppl(int argc, char** argv) {
       .option("-b, --batch", "N", &batch, "tokens per forward pass (default 64)")
       .option("--chunks", "N", &chunks, "stop after N windows or chunks (default: all)")
       .option("--save-base", "FILE", &save_base, "write this run's log-probabilities (llama.cpp's layout, 16 bits each)")
-      .option("--kl-base", "FILE", &kl_base, "compare with a base file (ours or llama-perplexity's): KL divergence, top-1")
-      .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
-      .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar");
-  tools::AddNumericsOption(args, &numerics, "exact");
-  Study study;  // with --override/--ablate: also the unmodified model, and the change in one line
-  tools::AddStudyOptions(args, &study);
-  tools::AddDeviceOption(args, &device);
+      .option("--kl-base", "FILE", &kl_base, "compare with a base file (ours or llama-perplexity's): KL divergence, top-1");
+  tools::AddModelOptions(args, &options, "exact");
   if (!args.parse(argc, argv, 2).empty()) throw Error("unexpected argument (see gemma4-eval ppl --help)");
   if (text_file.empty() == ids_file.empty()) throw Error("give the text with -f FILE or --ids-file FILE (one of them)");
   if (ctx < 2 || stride < 0 || batch < 1 || chunks < 0) throw Error("--ctx >= 2, --stride >= 0, --batch >= 1, --chunks >= 0");
@@ -203,8 +189,7 @@ static int Ppl(int argc, char** argv) {
   if (method == "strided" && with_base)
     throw Error("--save-base and --kl-base use llama.cpp's base-file layout, which the llama method makes: use --method llama");
   if (method == "llama" && stride) throw Error("--stride goes with --method strided");
-  tools::ConfigureOps(threads, simd, numerics);
-  tools::ConfigureDevice(device);
+  options.Configure();
   std::vector<int32_t> ids;
   if (!ids_file.empty()) {
     ids = tools::ParseIdText(ids_file, ReadTextFile(ids_file));
@@ -217,6 +202,7 @@ static int Ppl(int argc, char** argv) {
   if (!kl_base.empty()) base.emplace(kl_base);
   tools::PerplexityOptions o{size_t(ctx), size_t(stride), size_t(batch), size_t(chunks),
                              method == "llama" ? tools::PerplexityMethod::kLlamaCpp : tools::PerplexityMethod::kStrided};
+  const Study& study = options.study;
   auto lm = tools::LoadModel(model_path, study);  // (first: a bad --override fails before any work)
   // With --override/--ablate the unmodified model runs first, for the one line of change at the end.
   std::optional<tools::PerplexityResult> unmodified;

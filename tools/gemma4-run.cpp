@@ -98,11 +98,11 @@ int Tokenize(const Tokenizer& tok, const std::string& text, bool have_text, cons
 
 int main(int argc, char** argv) {
   return tools::RunMain("gemma4-run", [&] {
-    std::string model_path, prompt, prompt_file, tokenizer_path, system, jsonl, simd, chat_template = "auto", draft_path,
-        numerics, device;
+    std::string model_path, prompt, prompt_file, tokenizer_path, system, jsonl, chat_template = "auto", draft_path;
+    tools::ModelOptions model_options;
     std::optional<std::string> prompt_ids;
     // temp, top-k and top-p start unset (NaN, -1): generation_config.json fills what no flag gives
-    long n_predict = -2, threads = 0, ctx_size = 0, batch = 256, top_k = -1, seed = -1, draft_max = 3;
+    long n_predict = -2, ctx_size = 0, batch = 256, top_k = -1, seed = -1, draft_max = 3;
     double temp = NAN, top_p = NAN, min_p = 0.0, repeat_penalty = 1.0;
     bool think = false, interactive = false, print_ids = false, tokenize = false, raw = false, verbose_prompt = false;
     tools::ArgParser args("gemma4-run", "Generate from a Gemma 4 model, chat with it, or tokenize text.");
@@ -111,7 +111,6 @@ int main(int argc, char** argv) {
         .option("-f, --file", "FILE", &prompt_file, "read the prompt text from FILE")
         .option("--prompt-ids", "IDS", &prompt_ids, "prompt as comma-separated token ids, no tokenizer (default: a fixed 12-id prompt)")
         .option("-n, --n-predict", "N", &n_predict, "tokens to generate (default: until <turn|>/<eos> or a full context; 16 for id prompts)")
-        .option("-t, --threads", "N", &threads, "threads (default 0 = all cores)")
         .option("-c, --ctx-size", "N", &ctx_size, "context length (default: the model's max_position_embeddings)")
         .option("-b, --batch-size", "N", &batch, "prompt tokens per forward step (default 256)")
         .option("--temp", "T", &temp, "temperature, 0 = greedy (default: generation_config.json's, else 0)")
@@ -130,13 +129,9 @@ int main(int argc, char** argv) {
         .flag("--tokenize", &tokenize, "print the ids of -p/-f (or of each --tokenize-jsonl string) and exit")
         .option("--tokenize-jsonl", "FILE", &jsonl, "with --tokenize: one JSON string per line, one line of ids each")
         .option("--tokenizer", "PATH", &tokenizer_path, "tokenizer.json to use (default: the model directory's)")
-        .option("--simd", "TARGET", &simd, "cap the SIMD target: avx3, avx2 or scalar (default: best available)")
         .option("--draft", "PATH", &draft_path, "MTP drafter checkpoint (-assistant): speculative decoding, same output")
         .option("--draft-max", "N", &draft_max, "tokens per draft with --draft (default 3)");
-    tools::AddNumericsOption(args, &numerics, "fast");
-    Study study;
-    tools::AddStudyOptions(args, &study);
-    tools::AddDeviceOption(args, &device);
+    tools::AddModelOptions(args, &model_options, "fast");
     if (!args.parse(argc, argv).empty()) throw Error("unexpected argument (see gemma4-run --help)");
     const bool have_text = !prompt.empty() || !prompt_file.empty();
     if (!prompt.empty() && !prompt_file.empty()) throw Error("give the prompt with -p or -f, not both");
@@ -155,8 +150,7 @@ int main(int argc, char** argv) {
     }
 
     if (interactive && prompt_ids) throw Error("-i chats in text: use -p for the first turn, not --prompt-ids");
-    tools::ConfigureOps(threads, simd, numerics);
-    tools::ConfigureDevice(device);
+    model_options.Configure();
     const auto t_load = std::chrono::steady_clock::now();
     const std::string model_name = model_path.empty() ? tools::kEmbeddedModelName : model_path;
     // The tokenizer first, and checked against the model's config before the weights load (seconds, GBs).
@@ -171,7 +165,7 @@ int main(int argc, char** argv) {
                         vocab_size));
       if (!raw && (have_text || interactive)) tools::WarnIfNoTurnTokens(*tok);
     }
-    auto lm = tools::LoadModel(model_path, study);
+    auto lm = tools::LoadModel(model_path, model_options.study);
     double load_s = tools::Seconds(t_load);
 
     ChatFormat chat = tools::ChatFormatFor(model_path, &lm->config);
