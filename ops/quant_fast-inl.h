@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "hwy/base.h"
@@ -66,6 +67,24 @@ inline FastActs& FastActsScratch() {
 // computed when, never how: each output is still one tile's fixed sum over its blocks.
 inline size_t FastPanelRows(size_t row_bytes) {
   return std::max<size_t>(4, (size_t{256} << 10) / std::max<size_t>(1, row_bytes) / 4 * 4);
+}
+
+// The order both SIMD paths walk a task's rows in: a panel at a time, every tile of up to 4 tokens over it.
+// tile(kX, t, p, p_end) multiplies tokens [t, t + kX) by rows [p, p_end); kX a std::integral_constant.
+template <class Tile>
+inline void ForEachPanelTile(size_t T, size_t row_bytes, size_t n_begin, size_t n_end, const Tile& tile) {
+  const size_t panel = FastPanelRows(row_bytes);
+  for (size_t p = n_begin; p < n_end; p += panel) {
+    const size_t p_end = std::min(n_end, p + panel);
+    for (size_t t = 0; t < T; t += 4) {
+      switch (std::min<size_t>(4, T - t)) {
+        case 4: tile(std::integral_constant<size_t, 4>{}, t, p, p_end); break;
+        case 3: tile(std::integral_constant<size_t, 3>{}, t, p, p_end); break;
+        case 2: tile(std::integral_constant<size_t, 2>{}, t, p, p_end); break;
+        default: tile(std::integral_constant<size_t, 1>{}, t, p, p_end); break;
+      }
+    }
+  }
 }
 
 // Whether the AVX3 target may use the VNNI kernel: the CPU's answer, switchable off for tests (so the
@@ -266,18 +285,10 @@ GEMMA4_OPS_VNNI_TARGET static inline void VnniRows(const FastActs& a, size_t t0,
 template <DType kType>
 GEMMA4_OPS_VNNI_TARGET static inline void VnniRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes,
                                                      size_t n_begin, size_t n_end, float* out, size_t N) {
-  const size_t panel = FastPanelRows(row_bytes);
-  for (size_t p = n_begin; p < n_end; p += panel) {
-    const size_t p_end = std::min(n_end, p + panel);
-    for (size_t t = 0; t < T; t += 4) {
-      switch (std::min<size_t>(4, T - t)) {
-        case 4: VnniRows<4, kType>(a, t, w, row_bytes, p, p_end, out, N); break;
-        case 3: VnniRows<3, kType>(a, t, w, row_bytes, p, p_end, out, N); break;
-        case 2: VnniRows<2, kType>(a, t, w, row_bytes, p, p_end, out, N); break;
-        default: VnniRows<1, kType>(a, t, w, row_bytes, p, p_end, out, N); break;
-      }
-    }
-  }
+  // (The lambda is compiled without the VNNI target attribute; it only calls VnniRows, which has it.)
+  ForEachPanelTile(T, row_bytes, n_begin, n_end, [&](auto kX, size_t t, size_t p, size_t p_end) {
+    VnniRows<decltype(kX)::value, kType>(a, t, w, row_bytes, p, p_end, out, N);
+  });
 }
 #endif  // GEMMA4_OPS_HAVE_VNNI
 
@@ -403,18 +414,9 @@ HWY_INLINE void PortableRows(const FastActs& a, size_t t0, const uint8_t* w, siz
 template <bool kQ4>
 HWY_INLINE void PortableRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes, size_t n_begin,
                               size_t n_end, float* out, size_t N) {
-  const size_t panel = FastPanelRows(row_bytes);  // as in VnniRange
-  for (size_t p = n_begin; p < n_end; p += panel) {
-    const size_t p_end = std::min(n_end, p + panel);
-    for (size_t t = 0; t < T; t += 4) {
-      switch (std::min<size_t>(4, T - t)) {
-        case 4: PortableRows<4, kQ4>(a, t, w, row_bytes, p, p_end, out, N); break;
-        case 3: PortableRows<3, kQ4>(a, t, w, row_bytes, p, p_end, out, N); break;
-        case 2: PortableRows<2, kQ4>(a, t, w, row_bytes, p, p_end, out, N); break;
-        default: PortableRows<1, kQ4>(a, t, w, row_bytes, p, p_end, out, N); break;
-      }
-    }
-  }
+  ForEachPanelTile(T, row_bytes, n_begin, n_end, [&](auto kX, size_t t, size_t p, size_t p_end) {
+    PortableRows<decltype(kX)::value, kQ4>(a, t, w, row_bytes, p, p_end, out, N);
+  });
 }
 #endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 
