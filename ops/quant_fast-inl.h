@@ -42,14 +42,17 @@
 namespace gemma4::ops {
 
 // Rows of activations quantized for `fast` (the twin's step 1), padded to an even number of blocks nbp
-// (the pad block is zero): row t has q[t·32·nbp ..] (int8), and per block 8 copies of its scale dx (d8) and
-// its 8 group sums g_i = Σ of 4 consecutive q (g8), so a vector load picks up a pair of blocks.
+// (the pad block is zero): row t has q[t·32·nbp ..] (int8); per block its scale dx and its sum
+// G = Σ_j q_j (the block order of Q8_0/Q4_0), and for the K-quants' group order 8 copies of dx (d8) and its
+// 8 group sums g_i = Σ of 4 consecutive q (g8), so a vector load picks up a pair of blocks.
 struct FastActs {
   std::vector<int8_t> q;
-  std::vector<float> d8;
-  std::vector<int32_t> g8;
+  std::vector<float> dx, d8;
+  std::vector<int32_t> gsum, g8;
   size_t nb = 0, nbp = 0;
   const int8_t* Q(size_t t, size_t b) const { return q.data() + (t * nbp + b) * 32; }
+  float Dx(size_t t, size_t b) const { return dx[t * nbp + b]; }
+  int32_t G(size_t t, size_t b) const { return gsum[t * nbp + b]; }
   const float* D8(size_t t, size_t b) const { return d8.data() + (t * nbp + b) * 8; }
   const int32_t* G8(size_t t, size_t b) const { return g8.data() + (t * nbp + b) * 8; }
 };
@@ -290,6 +293,180 @@ GEMMA4_OPS_VNNI_TARGET static inline void VnniRange(const FastActs& a, size_t T,
     VnniRows<decltype(kX)::value, kType>(a, t, w, row_bytes, p, p_end, out, N);
   });
 }
+
+// ---- Q8_0 / Q4_0: the block order (twin step 3a), lanes = 16 weight ROWS.
+//
+// For 16 rows n..n+15 and one token, block b gives the 16 exact integers S_b (one per row) by 8 `vpdpbusd`:
+// register R[g] holds, in lane r, the 4 weight bytes of group g (weights 4g..4g+3) of row r, and the
+// activation's 4 bytes of group g are broadcast to all lanes, so lane r gathers Σ_g Σ_{j in g} u_j·q_j.
+// vpdpbusd multiplies unsigned by signed bytes, so the weights are taken as u = w + o (Q8_0: o = 128, the
+// byte with its top bit flipped; Q4_0: o = 8, the nibble itself) and the offset is taken out through the
+// initial value −o·G_b, G_b = Σ_j q_j the activation block's sum:  S_b = Σ u_j·q_j − o·G_b, exact in int32
+// (|Σ u·q| ≤ 32·255·127 < 2^20). Then one conversion and one fma per block for the 16 outputs:
+//    acc ← fma(f32(S_b), d_b·dx_b, acc)      d_b the 16 rows' f16 scales, gathered and widened.
+// Trap: rows are `row_bytes` apart, so the 16 rows × 4-byte groups are a transposition (unpack 32/64-bit
+// and 128-bit shuffles), done per block for decode (kernel "A") and once per 16-row tile, into an L1/L2
+// scratch, for prefill (kernel "C"), where every token then reuses it.
+// Trap: a last tile of fewer than 16 rows is copied into a zero-padded 16-row scratch (scale 0: its lanes
+// compute 0 and are not stored), so the hot loop never tests a row count.
+
+// 16 rows' group registers of the block whose first weight byte (row 0) is at p; rows rb bytes apart.
+template <DType kType>
+GEMMA4_OPS_VNNI_TARGET static inline void VnniTransposeBlock(const uint8_t* p, size_t rb, __m512i (&R)[8]) {
+  if constexpr (kType == DType::Q8_0) {
+    // Z[k]: rows (k, k + 4) for k < 4, (k + 4, k + 8) for k ≥ 4, 32 bytes each; after the 32/64-bit
+    // unpacks U[g] (rows 0-3, 8-11) and V[g] (rows 4-7, 12-15) hold group g in their low and g + 4 in their
+    // high 128-bit halves, which two 128-bit shuffles put into row order.
+    __m512i Z[8];
+    for (int k = 0; k < 8; ++k) {
+      const size_t r0 = k < 4 ? k : k + 4, r1 = r0 + 4;
+      Z[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + r0 * rb))),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + r1 * rb)), 1);
+    }
+    __m512i U[4], V[4];
+    for (int h = 0; h < 2; ++h) {
+      const __m512i* z = Z + 4 * h;
+      __m512i* o = h ? V : U;
+      const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+      const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+      o[0] = _mm512_unpacklo_epi64(t0, t2), o[1] = _mm512_unpackhi_epi64(t0, t2);
+      o[2] = _mm512_unpacklo_epi64(t1, t3), o[3] = _mm512_unpackhi_epi64(t1, t3);
+    }
+    const __m512i flip = _mm512_set1_epi8(char(0x80));  // u = w + 128
+    for (int g = 0; g < 4; ++g) {
+      R[g] = _mm512_xor_si512(_mm512_shuffle_i32x4(U[g], V[g], _MM_SHUFFLE(2, 0, 2, 0)), flip);
+      R[g + 4] = _mm512_xor_si512(_mm512_shuffle_i32x4(U[g], V[g], _MM_SHUFFLE(3, 1, 3, 1)), flip);
+    }
+  } else {
+    // Q4_0: 16 bytes a row; byte 4k + e holds weight 4k + e (low nibble, group k) and 16 + 4k + e (high
+    // nibble, group k + 4). Z[k] 128-bit lane l = row 4l + k; after the unpacks lane r of U[k] = row r's
+    // bytes 4k..4k+3.
+    __m512i Z[4];
+    for (int k = 0; k < 4; ++k) {
+      __m512i z = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + k * rb)));
+      z = _mm512_inserti32x4(z, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + (4 + k) * rb)), 1);
+      z = _mm512_inserti32x4(z, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + (8 + k) * rb)), 2);
+      Z[k] = _mm512_inserti32x4(z, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + (12 + k) * rb)), 3);
+    }
+    const __m512i t0 = _mm512_unpacklo_epi32(Z[0], Z[1]), t1 = _mm512_unpackhi_epi32(Z[0], Z[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(Z[2], Z[3]), t3 = _mm512_unpackhi_epi32(Z[2], Z[3]);
+    const __m512i U[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
+                          _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
+    const __m512i m = _mm512_set1_epi8(0x0F);  // u = the nibble = w + 8
+    for (int k = 0; k < 4; ++k)
+      R[k] = _mm512_and_si512(U[k], m), R[k + 4] = _mm512_and_si512(_mm512_srli_epi16(U[k], 4), m);
+  }
+}
+
+// The 16 rows' scales d_b of the block at p (row 0's f16), rows rb apart: one gather, narrowed, widened.
+GEMMA4_OPS_VNNI_TARGET static inline __m512 VnniRowScales(const uint8_t* p, size_t rb) {
+  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                         _mm512_set1_epi32(int(rb)));
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(idx, p, 1)));
+}
+
+// One token's block b for 16 rows: acc ← fma(f32(S_b), d·dx_b, acc).
+template <DType kType>
+GEMMA4_OPS_VNNI_TARGET static inline void VnniRowsBlockFma(const __m512i (&R)[8], __m512 d, const FastActs& a,
+                                                           size_t t, size_t b, __m512& acc) {
+  constexpr int kShift = kType == DType::Q8_0 ? 7 : 3;  // o = 128 or 8
+  const int32_t* x4 = reinterpret_cast<const int32_t*>(a.Q(t, b));
+  __m512i s = _mm512_set1_epi32(-(a.G(t, b) * (1 << kShift)));
+  for (int g = 0; g < 8; ++g) s = _mm512_dpbusd_epi32(s, R[g], _mm512_set1_epi32(x4[g]));
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_set1_ps(a.Dx(t, b))), acc);
+}
+
+// The outputs of tokens t0..t0+kX−1 for the 16 rows at `rows` (rb bytes apart), to out[t·N + n ..], the
+// first `valid` lanes. Kernel A: each block transposed once for the kX tokens.
+template <size_t kX, DType kType>
+GEMMA4_OPS_VNNI_TARGET static inline void VnniRowsDecode(const FastActs& a, size_t t0, const uint8_t* rows, size_t rb,
+                                                          float* out, size_t N, size_t n, __mmask16 valid) {
+  constexpr size_t kBB = kType == DType::Q8_0 ? 34 : 18;
+  __m512 acc[kX];
+  for (size_t i = 0; i < kX; ++i) acc[i] = _mm512_setzero_ps();
+  for (size_t b = 0; b < a.nb; ++b) {
+    const uint8_t* p = rows + b * kBB;
+    // A mapped file has 4 KiB pages, where the hardware prefetcher stops: ask (into L2) for the next
+    // tile's b-th slice, the 16·kBB bytes at 16·rb + b·16·kBB, so the next tile streams in while this one runs.
+    const uint8_t* next = rows + 16 * rb + b * 16 * kBB;
+    for (size_t l = 0; l < 16 * kBB; l += 64) _mm_prefetch(reinterpret_cast<const char*>(next + l), _MM_HINT_T1);
+    __m512i R[8];
+    VnniTransposeBlock<kType>(p + 2, rb, R);
+    const __m512 d = VnniRowScales(p, rb);
+    for (size_t i = 0; i < kX; ++i) VnniRowsBlockFma<kType>(R, d, a, t0 + i, b, acc[i]);
+  }
+  for (size_t i = 0; i < kX; ++i) _mm512_mask_storeu_ps(out + (t0 + i) * N + n, valid, acc[i]);
+}
+
+// Kernel C's scratch: per block, the 16 scales (f32) and the 8 group registers: 576 bytes.
+constexpr size_t kVnniPackedBlock = 64 + 8 * 64;
+
+template <DType kType>
+GEMMA4_OPS_VNNI_TARGET static inline void VnniPackTile(const uint8_t* rows, size_t rb, size_t nb, uint8_t* dst) {
+  constexpr size_t kBB = kType == DType::Q8_0 ? 34 : 18;
+  for (size_t b = 0; b < nb; ++b) {
+    const uint8_t* p = rows + b * kBB;
+    uint8_t* o = dst + b * kVnniPackedBlock;
+    __m512i R[8];
+    VnniTransposeBlock<kType>(p + 2, rb, R);
+    _mm512_store_ps(o, VnniRowScales(p, rb));
+    for (int g = 0; g < 8; ++g) _mm512_store_si512(o + 64 + 64 * g, R[g]);
+  }
+}
+
+// Tokens t0..t0+kX−1 over a packed tile.
+template <size_t kX, DType kType>
+GEMMA4_OPS_VNNI_TARGET static inline void VnniRowsPacked(const FastActs& a, size_t t0, const uint8_t* tile,
+                                                          float* out, size_t N, size_t n, __mmask16 valid) {
+  __m512 acc[kX];
+  for (size_t i = 0; i < kX; ++i) acc[i] = _mm512_setzero_ps();
+  for (size_t b = 0; b < a.nb; ++b) {
+    const uint8_t* o = tile + b * kVnniPackedBlock;
+    __m512i R[8];
+    for (int g = 0; g < 8; ++g) R[g] = _mm512_load_si512(o + 64 + 64 * g);
+    const __m512 d = _mm512_load_ps(o);
+    for (size_t i = 0; i < kX; ++i) VnniRowsBlockFma<kType>(R, d, a, t0 + i, b, acc[i]);
+  }
+  for (size_t i = 0; i < kX; ++i) _mm512_mask_storeu_ps(out + (t0 + i) * N + n, valid, acc[i]);
+}
+
+// Up to this many tokens, kernel A (transpose per block and token tile); above, kernel C (transpose once).
+constexpr size_t kVnniDecodeMaxT = 3;
+
+// Rows [n_begin, n_end) of every token, 16 rows at a time.
+template <DType kType>
+GEMMA4_OPS_VNNI_TARGET static inline void VnniBlockOrderRange(const FastActs& a, size_t T, const uint8_t* w,
+                                                               size_t row_bytes, size_t n_begin, size_t n_end,
+                                                               float* out, size_t N) {
+  static thread_local std::vector<uint8_t> tail_rows;  // the last tile, zero-padded to 16 rows
+  static thread_local std::vector<uint8_t> packed;  // kernel C's scratch (64-byte aligned within)
+  for (size_t n = n_begin; n < n_end; n += 16) {
+    const size_t rows = std::min<size_t>(16, n_end - n);
+    const uint8_t* tile = w + n * row_bytes;
+    if (rows < 16) {
+      tail_rows.assign(16 * row_bytes, 0);
+      std::memcpy(tail_rows.data(), tile, rows * row_bytes);
+      tile = tail_rows.data();
+    }
+    const __mmask16 valid = __mmask16((1u << rows) - 1);
+    if (T <= kVnniDecodeMaxT) {
+      switch (T) {
+        case 3: VnniRowsDecode<3, kType>(a, 0, tile, row_bytes, out, N, n, valid); break;
+        case 2: VnniRowsDecode<2, kType>(a, 0, tile, row_bytes, out, N, n, valid); break;
+        default: VnniRowsDecode<1, kType>(a, 0, tile, row_bytes, out, N, n, valid); break;
+      }
+      continue;
+    }
+    packed.resize(a.nb * kVnniPackedBlock + 64);
+    uint8_t* pk = packed.data() + (64 - reinterpret_cast<uintptr_t>(packed.data()) % 64) % 64;
+    VnniPackTile<kType>(tile, row_bytes, a.nb, pk);
+    size_t t = 0;
+    for (; t + 8 <= T; t += 8) VnniRowsPacked<8, kType>(a, t, pk, out, N, n, valid);
+    if (t + 4 <= T) VnniRowsPacked<4, kType>(a, t, pk, out, N, n, valid), t += 4;
+    if (t + 2 <= T) VnniRowsPacked<2, kType>(a, t, pk, out, N, n, valid), t += 2;
+    if (t < T) VnniRowsPacked<1, kType>(a, t, pk, out, N, n, valid);
+  }
+}
 #endif  // GEMMA4_OPS_HAVE_VNNI
 
 }  // namespace gemma4::ops
@@ -324,6 +501,8 @@ HWY_INLINE void QuantizeActs(const float* HWY_RESTRICT x, size_t T, size_t K, Fa
   a.q.assign(T * a.nbp * 32, 0);
   a.d8.assign(T * a.nbp * 8, 0.0f);
   a.g8.assign(T * a.nbp * 8, 0);
+  a.dx.assign(T * a.nbp, 0.0f);
+  a.gsum.assign(T * a.nbp, 0);
   for (size_t t = 0; t < T; ++t) {
     for (size_t b = 0; b < a.nb; ++b) {
       const float* xb = x + t * K + 32 * b;
@@ -338,85 +517,99 @@ HWY_INLINE void QuantizeActs(const float* HWY_RESTRICT x, size_t T, size_t K, Fa
       const float dx = amax / 127.0f;
       float* d8 = a.d8.data() + (t * a.nbp + b) * 8;
       int32_t* g8 = a.g8.data() + (t * a.nbp + b) * 8;
+      int32_t sum = 0;
       for (int i = 0; i < 8; ++i) {
         d8[i] = dx;
         g8[i] = int32_t(q[4 * i]) + q[4 * i + 1] + q[4 * i + 2] + q[4 * i + 3];
+        sum += g8[i];
       }
+      a.dx[t * a.nbp + b] = dx;
+      a.gsum[t * a.nbp + b] = sum;
     }
   }
 }
 
-// The AVX2 / non-VNNI path: kX × kW outputs, each an even and an odd 8-lane accumulator.
-template <size_t kX, size_t kW, bool kQ4>
-HWY_INLINE void PortableTile(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT w, size_t row_bytes,
-                             size_t n0, float* HWY_RESTRICT out, size_t N) {
-  const hn::FixedTag<float, 8> df;
-  const hn::FixedTag<int32_t, 8> d32;
-  const hn::FixedTag<int16_t, 16> d16;
-  const hn::FixedTag<int8_t, 32> d8;
-  const hn::FixedTag<int8_t, 16> d8h;
-  const hn::FixedTag<uint8_t, 16> du8h;
-  constexpr size_t kBlockBytes = kQ4 ? 18 : 34;
-  const size_t nb = a.nb;
-  hn::Vec<decltype(df)> acc[kX][kW][2];
-  for (size_t i = 0; i < kX; ++i)
-    for (size_t j = 0; j < kW; ++j) acc[i][j][0] = acc[i][j][1] = hn::Zero(df);
-  for (size_t b = 0; b < nb; ++b) {
-    const size_t h = b % 2;
-    hn::Vec<decltype(d16)> wlo[kW], whi[kW];
-    float dw[kW];
-    for (size_t j = 0; j < kW; ++j) {
-      const uint8_t* p = w + (n0 + j) * row_bytes + b * kBlockBytes;
-      uint16_t bits;
-      std::memcpy(&bits, p, 2);
-      dw[j] = F32FromF16(bits);
-      if constexpr (kQ4) {
-        const auto r = hn::PromoteTo(d16, hn::LoadU(du8h, p + 2));
-        wlo[j] = hn::Sub(hn::And(r, hn::Set(d16, 0xF)), hn::Set(d16, 8));
-        whi[j] = hn::Sub(hn::ShiftRight<4>(r), hn::Set(d16, 8));
-      } else {
-        const auto q = hn::LoadU(d8, reinterpret_cast<const int8_t*>(p + 2));
-        wlo[j] = hn::PromoteTo(d16, hn::LowerHalf(d8h, q));
-        whi[j] = hn::PromoteTo(d16, hn::UpperHalf(d8h, q));
-      }
-    }
-    for (size_t i = 0; i < kX; ++i) {
-      const auto xq = hn::LoadU(d8, a.Q(t0 + i, b));
-      const auto xlo = hn::PromoteTo(d16, hn::LowerHalf(d8h, xq)), xhi = hn::PromoteTo(d16, hn::UpperHalf(d8h, xq));
-      const float dx = a.D8(t0 + i, b)[0];
-      for (size_t j = 0; j < kW; ++j) {
-        auto unused0 = hn::Zero(d32), unused1 = hn::Zero(d32);
-        const auto plo = hn::ReorderWidenMulAccumulate(d32, wlo[j], xlo, hn::Zero(d32), unused0);
-        const auto phi = hn::ReorderWidenMulAccumulate(d32, whi[j], xhi, hn::Zero(d32), unused1);
-        const auto s = hn::Add(hn::ConcatEven(d32, phi, plo), hn::ConcatOdd(d32, phi, plo));
-        acc[i][j][h] = hn::MulAdd(hn::ConvertTo(df, s), hn::Set(df, dw[j] * dx), acc[i][j][h]);
-      }
-    }
-  }
-  for (size_t i = 0; i < kX; ++i)
-    for (size_t j = 0; j < kW; ++j) {
-      if (nb % 2) acc[i][j][1] = hn::MulAdd(hn::Zero(df), hn::Zero(df), acc[i][j][1]);  // the pad block
-      HWY_ALIGN float lanes[16];
-      hn::Store(acc[i][j][0], df, lanes);
-      hn::Store(acc[i][j][1], df, lanes + 8);
-      out[(t0 + i) * N + n0 + j] = FoldSum16(lanes);
-    }
-}
-
+// Q8_0 / Q4_0 on AVX2 and AVX-512 without VNNI: the block order (twin step 3a), lanes = 8 weight ROWS.
+// Per row and token, block b's 32 products are formed by `pmaddwd` on bytes widened to int16 (no
+// saturation: |w·q| ≤ 128·127 and a pair sum < 2^15·2), giving 8 int32 partial sums whose total is S_b.
+// Three levels of horizontal adds turn 8 rows' partials into one vector, lane r = S_b of row r:
+//    hadd(p0, p1), hadd(p2, p3), … (within 128-bit halves), hadd of those, then the two halves added.
+// (Integer sums are exact, so this order is free.) Then, as the twin, one conversion and one fma per block:
+//    acc ← fma(f32(S_b), d_b·dx_b, acc)   for the 8 outputs at once.
+// Written with AVX2 intrinsics: Highway 1.0.3 has no horizontal pair add. Trap: as in the VNNI kernel, a
+// last tile of fewer than 8 rows is computed on a zero-padded copy and only its rows are stored.
 template <size_t kX, bool kQ4>
-HWY_INLINE void PortableRows(const FastActs& a, size_t t0, const uint8_t* w, size_t row_bytes, size_t n_begin,
-                             size_t n_end, float* out, size_t N) {
-  size_t n = n_begin;
-  for (; n + 4 <= n_end; n += 4) PortableTile<kX, 4, kQ4>(a, t0, w, row_bytes, n, out, N);
-  for (; n < n_end; ++n) PortableTile<kX, 1, kQ4>(a, t0, w, row_bytes, n, out, N);
+HWY_INLINE void PortableRows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT rows, size_t rb,
+                              float* HWY_RESTRICT out, size_t N, size_t n, size_t valid) {
+  constexpr size_t kBB = kQ4 ? 18 : 34;
+  __m256 acc[kX];
+  for (size_t i = 0; i < kX; ++i) acc[i] = _mm256_setzero_ps();
+  for (size_t b = 0; b < a.nb; ++b) {
+    __m256i xlo[kX], xhi[kX];
+    for (size_t i = 0; i < kX; ++i) {
+      const int8_t* q = a.Q(t0 + i, b);
+      xlo[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+      xhi[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16)));
+    }
+    alignas(16) uint16_t d16[8];
+    __m256i h[kX][4];  // per token, hadd of rows (2k, 2k + 1)
+    for (size_t k = 0; k < 4; ++k) {
+      __m256i p[kX][2];
+      for (size_t r = 0; r < 2; ++r) {
+        const uint8_t* blk = rows + (2 * k + r) * rb + b * kBB;
+        std::memcpy(&d16[2 * k + r], blk, 2);
+        __m256i wlo, whi;
+        if constexpr (kQ4) {
+          const __m256i raw = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
+          const __m256i eight = _mm256_set1_epi16(8);
+          wlo = _mm256_sub_epi16(_mm256_and_si256(raw, _mm256_set1_epi16(0xF)), eight);
+          whi = _mm256_sub_epi16(_mm256_srli_epi16(raw, 4), eight);
+        } else {
+          wlo = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
+          whi = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18)));
+        }
+        for (size_t i = 0; i < kX; ++i)
+          p[i][r] = _mm256_add_epi32(_mm256_madd_epi16(wlo, xlo[i]), _mm256_madd_epi16(whi, xhi[i]));
+      }
+      for (size_t i = 0; i < kX; ++i) h[i][k] = _mm256_hadd_epi32(p[i][0], p[i][1]);
+    }
+    const __m256 d = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d16)));
+    for (size_t i = 0; i < kX; ++i) {
+      // [rows 0-3 | rows 0-3] and [rows 4-7 | rows 4-7], low and high 128-bit halves of each row's sums
+      const __m256i q0 = _mm256_hadd_epi32(h[i][0], h[i][1]), q1 = _mm256_hadd_epi32(h[i][2], h[i][3]);
+      const __m256i s = _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
+      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, _mm256_set1_ps(a.Dx(t0 + i, b))), acc[i]);
+    }
+  }
+  for (size_t i = 0; i < kX; ++i) {
+    if (valid == 8) {
+      _mm256_storeu_ps(out + (t0 + i) * N + n, acc[i]);
+    } else {
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, acc[i]);
+      std::memcpy(out + (t0 + i) * N + n, lanes, valid * sizeof(float));
+    }
+  }
 }
 
+// Rows [n_begin, n_end) of every token, 8 rows at a time; each 8-row tile (in L1/L2 after the first token
+// pair) is multiplied by all the tokens, two at a time.
 template <bool kQ4>
-HWY_INLINE void PortableRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes, size_t n_begin,
-                              size_t n_end, float* out, size_t N) {
-  ForEachPanelTile(T, row_bytes, n_begin, n_end, [&](auto kX, size_t t, size_t p, size_t p_end) {
-    PortableRows<decltype(kX)::value, kQ4>(a, t, w, row_bytes, p, p_end, out, N);
-  });
+HWY_INLINE void PortableBlockOrderRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes,
+                                        size_t n_begin, size_t n_end, float* out, size_t N) {
+  static thread_local std::vector<uint8_t> tail_rows;  // the last tile, zero-padded to 8 rows
+  for (size_t n = n_begin; n < n_end; n += 8) {
+    const size_t rows = std::min<size_t>(8, n_end - n);
+    const uint8_t* tile = w + n * row_bytes;
+    if (rows < 8) {
+      tail_rows.assign(8 * row_bytes, 0);
+      std::memcpy(tail_rows.data(), tile, rows * row_bytes);
+      tile = tail_rows.data();
+    }
+    size_t t = 0;
+    for (; t + 2 <= T; t += 2) PortableRows8<2, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
+    if (t < T) PortableRows8<1, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
+  }
 }
 #endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 
@@ -428,11 +621,18 @@ HWY_INLINE void MatMulFastRowRange(const FastActs& a, const float* HWY_RESTRICT 
                                    float* HWY_RESTRICT out) {
 #if defined(GEMMA4_OPS_FAST_SIMD)
   const size_t row_bytes = RowBytes(kType, K);
+  constexpr bool kVnniTarget = GEMMA4_OPS_HAVE_VNNI && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL);
+  const bool vnni = kVnniTarget && FastUseVnni().load(std::memory_order_relaxed);
+  if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0) {
 #if GEMMA4_OPS_HAVE_VNNI && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
-  if (FastUseVnni().load(std::memory_order_relaxed)) return VnniRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
+    if (vnni) return VnniBlockOrderRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
 #endif
-  if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0)
-    return PortableRange<kType == DType::Q4_0>(a, T, w, row_bytes, n_begin, n_end, out, N);
+    return PortableBlockOrderRange<kType == DType::Q4_0>(a, T, w, row_bytes, n_begin, n_end, out, N);
+  }
+#if GEMMA4_OPS_HAVE_VNNI && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
+  if (vnni) return VnniRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
+#endif
+  (void)vnni;
 #endif
   (void)a;
   scalar::MatMulFastRows(x, T, K, w, kType, N, n_begin, n_end, out);
@@ -445,9 +645,9 @@ HWY_INLINE void MatMulFastT(const float* HWY_RESTRICT x, size_t T, size_t K, con
 #if defined(GEMMA4_OPS_FAST_SIMD)
   QuantizeActs(x, T, K, a);
 #endif
-  // At least ~64k multiply-adds per task, as in MatMulRows.
+  // At least ~64k multiply-adds per task, as in MatMulRows; Q8_0/Q4_0 tasks of whole 16-row tiles.
   const size_t grain = std::max<size_t>(4, (size_t{1} << 16) / std::max<size_t>(1, K * T));
-  ParallelRanges(N, grain, 4, [&](size_t n_begin, size_t n_end) {
+  ParallelRanges(N, grain, HasBlockOrder(kType) ? 16 : 4, [&](size_t n_begin, size_t n_end) {
     MatMulFastRowRange<kType>(a, x, T, K, w, N, n_begin, n_end, out);
   });
 }

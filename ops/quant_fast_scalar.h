@@ -1,7 +1,9 @@
-// ops/quant_fast_scalar.h — the `fast` numerics' MatMul on Q8_0 / Q4_0 weights (ops/numerics.h), written out
+// ops/quant_fast_scalar.h — the `fast` numerics' MatMul on block weights (ops/numerics.h), written out
 // plainly: the definition, and the oracle the SIMD kernels (ops/quant_fast-inl.h) must match bit for bit.
 //
-// llama.cpp's scheme (ggml quantize_row_q8_0 + ggml_vec_dot_q8_0_q8_0 / q4_0_q8_0), our own order of sums:
+// llama.cpp's scheme (ggml quantize_row_q8_0 + ggml_vec_dot_q8_0_q8_0 / q4_0_q8_0), our own order of sums.
+// Two orders, by weight dtype: "v2" for Q8_0/Q4_0 (step 3a: one exact integer per block, one f32
+// accumulator), and the group order for the K-quants (steps 3b-4: 16 accumulators of 4-weight groups).
 //
 //  1. Each row of activations is quantized per 32-block, as Q8_0 but with an f32 scale:
 //        amax = max |x_j|,   dx = amax / 127,   q_j = round(x_j · 127/amax)   (nearest, ties to even;
@@ -14,17 +16,23 @@
 //        Q5_K  w_j = q_j (0..31)       ds_i = d·sc[s]       m = dmin·m[s]
 //        Q6_K  w_j = q_j − 32          ds_i = d·sc[16-weight group of i]
 //     so the weights are exactly ds·w − m, llama.cpp's dequantized values (ops/quant_scalar.h).
-//  3. Block b contributes Σ_i ds_i·dx·s_i − m·dx·Σ_i g_i, with s_i = Σ_{j=4i..4i+3} w_j·q_j and
+//  3a. Q8_0 and Q4_0 (one scale d per block): the output is one f32 accumulator A, starting at 0; for each
+//     block b in increasing order, with S_b = Σ_{j<32} w_j·q_j (an exact integer, |S_b| < 2^17, so exact in
+//     f32 and independent of how it is summed),
+//        A ← fma(f32(S_b), d_b·dx_b, A)            (d_b·dx_b one f32 multiply; one rounding for the fma)
+//     and the output is A. No padding, no fold: a SIMD kernel puts 16 (AVX-512) or 8 (AVX2) weight ROWS in
+//     its lanes, each lane one output's A, so nothing depends on the vector width.
+//  3b. K-quants: block b contributes Σ_i ds_i·dx·s_i − m·dx·Σ_i g_i, with s_i = Σ_{j=4i..4i+3} w_j·q_j and
 //     g_i = Σ_{j=4i..4i+3} q_j: group sums of 4 consecutive products (what one lane of `vpdpbusd` or of two
 //     pairwise int16 multiply-adds computes), exact integers, exact in f32. 16 f32 accumulators: group i of
 //     block b goes to accumulator 8·(b mod 2) + i,
 //        A ← fma(f32(s_i), ds_i·dx, A),   then, for Q4_K/Q5_K,   A ← fma(f32(g_i), (−m)·dx, A)
-//     (one rounding each). An odd block count (Q8_0/Q4_0 only) is padded with a zero block (scale 0).
-//  4. The output is the 16 accumulators folded in halves: A[i] += A[i+8], then +4, +2, +1.
+//     (one rounding each). (A K-quant row has a multiple of 8 blocks, so the count is even.)
+//  4. (K-quants) The output is the 16 accumulators folded in halves: A[i] += A[i+8], then +4, +2, +1.
 //
-// Steps 3-4 fix the order of every f32 operation independently of the SIMD width (an AVX-512 vector is
-// exactly one pair of blocks; AVX2 keeps an even and an odd vector), the batch and the thread count.
-// Cost in accuracy: x rounded to 8 bits relative to its block's largest magnitude (≈0.4% of amax).
+// Steps 3-4 fix the order of every f32 operation independently of the SIMD width, the batch and the
+// thread count. Cost in accuracy: x rounded to 8 bits relative to its block's largest magnitude (≈0.4% of
+// amax); the f32 accumulation in 3a rounds once per block, against once per group of 4 plus the fold in 3b.
 #ifndef GEMMA4_OPS_QUANT_FAST_SCALAR_H_
 #define GEMMA4_OPS_QUANT_FAST_SCALAR_H_
 
@@ -46,6 +54,9 @@ inline bool HasFastMatMul(DType t) { return IsBlockType(t); }
 
 // Do its weights carry a per-sub-block min (w = d1·q − m1)?
 inline bool HasBlockMin(DType t) { return t == DType::Q4_K || t == DType::Q5_K; }
+
+// Does this dtype use the one-accumulator block order (step 3a)?
+inline bool HasBlockOrder(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
 
 // The fixed final sum of the 16 accumulators (step 4); the SIMD kernels store theirs and call this too.
 inline float FoldSum16(const float* acc) {
@@ -140,7 +151,20 @@ inline void MatMulFastRows(const float* x, size_t T, size_t K, const void* w, DT
     for (size_t b = 0; b < nb; ++b) dx[b] = QuantizeBlockQ8(x + t * K + 32 * b, q.data() + 32 * b);
     for (size_t n = n_begin; n < n_end; ++n) {
       const uint8_t* row = static_cast<const uint8_t*>(w) + n * row_bytes;
-      float acc[16] = {};
+      if (HasBlockOrder(wtype)) {  // step 3a
+        float acc = 0.0f;
+        for (size_t b = 0; b < nb; ++b) {
+          WeightBlock wb;
+          DecodeWeightBlock(row, wtype, b, &wb);
+          const int8_t* qb = q.data() + 32 * b;
+          int32_t s = 0;
+          for (int j = 0; j < 32; ++j) s += int32_t(wb.w[j]) * int32_t(qb[j]);
+          acc = std::fma(float(s), wb.ds[0] * dx[b], acc);
+        }
+        out[t * N + n] = acc;
+        continue;
+      }
+      float acc[16] = {};  // steps 3b-4
       for (size_t b = 0; b < nb; ++b) {
         WeightBlock wb;
         DecodeWeightBlock(row, wtype, b, &wb);
@@ -153,8 +177,6 @@ inline void MatMulFastRows(const float* x, size_t T, size_t K, const void* w, DT
           if (HasBlockMin(wtype)) a = std::fma(float(g), (-wb.m) * dx[b], a);
         }
       }
-      if (nb % 2)  // the zero block that pads an odd count
-        for (int i = 8; i < 16; ++i) acc[i] = std::fma(0.0f, 0.0f, acc[i]);
       out[t * N + n] = FoldSum16(acc);
     }
   }

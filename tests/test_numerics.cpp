@@ -145,6 +145,54 @@ TEST_CASE("fast MatMul equals its scalar twin bit for bit, on every target", "[n
   }
 }
 
+TEST_CASE("fast Q8_0/Q4_0: whole and partial row tiles (16 rows VNNI, 8 AVX2), every token tiling", "[numerics]") {
+  // The block-order kernels put weight rows in lanes: N around multiples of 8 and 16 hits full tiles and
+  // zero-padded tails; T from decode (per-block transposition) past the prefill threshold (packed tile,
+  // token tiles of 8, 4, 2, 1).
+  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+    for (size_t K : {32, 96, 2112}) {
+      for (size_t N : {8, 15, 16, 17, 24, 31, 32, 33, 47}) {
+        const std::vector<uint8_t> w = BlockRows(t, N, K, uint32_t(K * 3 + N));
+        for (size_t T : {1, 2, 3, 4, 5, 7, 8, 11, 16, 17}) {
+          const std::vector<float> x = RandomFloats(T * K, uint32_t(K + 100 * T + N));
+          std::vector<float> ref(T * N), out(T * N);
+          ops::scalar::MatMulFast(x.data(), T, K, w.data(), t, N, ref.data());
+          ForEachFastPath([&] {
+            INFO("dtype " << DTypeName(t) << " T=" << T << " K=" << K << " N=" << N);
+            std::fill(out.begin(), out.end(), -1.0f);
+            ops::MatMul(x.data(), T, K, w.data(), t, N, out.data(), ops::Numerics::kFast);
+            REQUIRE(SameBits(out, ref));
+          });
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("fast twin, Q8_0/Q4_0: one accumulator, one fma per block, blocks in order", "[numerics]") {
+  // The definition (quant_fast_scalar.h step 3a) written out again for one row from the decoded blocks:
+  // A ← fma(f32(S_b), d_b·dx_b, A), S_b the exact integer dot product of block b.
+  for (DType t : {DType::Q8_0, DType::Q4_0}) {
+    const size_t K = 7 * 32;  // an odd block count
+    const std::vector<float> x = RandomFloats(K, 31);
+    const std::vector<uint8_t> w = BlockRows(t, 1, K, 32);
+    float acc = 0.0f;
+    for (size_t b = 0; b < K / 32; ++b) {
+      int8_t q[32];
+      const float dx = ops::scalar::QuantizeBlockQ8(x.data() + 32 * b, q);
+      ops::scalar::WeightBlock wb;
+      ops::scalar::DecodeWeightBlock(w.data(), t, b, &wb);
+      int32_t s = 0;
+      for (int j = 0; j < 32; ++j) s += int32_t(wb.w[j]) * q[j];
+      acc = std::fma(float(s), wb.ds[0] * dx, acc);
+    }
+    float out = -1.0f;
+    ops::scalar::MatMulFast(x.data(), 1, K, w.data(), t, 1, &out);
+    INFO(DTypeName(t));
+    CHECK(std::memcmp(&out, &acc, sizeof(float)) == 0);
+  }
+}
+
 TEST_CASE("fast MatMul: a token's row does not depend on the other rows or the thread count", "[numerics]") {
   const size_t K = 1536, N = 67, T = 11;
   const std::vector<float> x = RandomFloats(T * K, 15);
