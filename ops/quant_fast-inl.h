@@ -1,20 +1,24 @@
-// ops/quant_fast-inl.h — the `fast` numerics' MatMul on Q8_0 / Q4_0 weights: activations quantized per
-// 32-block to int8, integer dot products, weights read in place (ops/numerics.h).
+// ops/quant_fast-inl.h — the `fast` numerics' MatMul on block weights: activations quantized per 32-block
+// to int8, integer dot products, weights read in place from the mapped file (ops/numerics.h).
 //
-// Scalar twin and the exact definition (the order of every f32 operation): ops/quant_fast_scalar.h. Every
-// path here gives the twin's bits:
-//   - AVX-512 with VNNI (checked at run time): one `vpdpbusd` multiplies a pair of blocks (64 bytes) into 16
-//     int32 lanes, lane 8h + i = group i of block h, exactly the twin's 16 accumulators. vpdpbusd takes
-//     unsigned × signed bytes, so the weights become unsigned u = w + o and the offset is taken out with the
-//     activations' group sums g_i (−o·g_i, the instruction's initial value, once per activation block):
-//        Q8_0 o = 128,  Q4_0 o = 8 (u the nibble),  Q6_K o = 32 (u the 6-bit q),  Q4_K/Q5_K o = 0.
-//     Highway 1.0.3 has no int8 dot product, so this kernel is plain intrinsics in a function with its own
-//     `target` attribute, compiled once and called from the AVX3 target only when the CPU has VNNI.
-//   - AVX2, and AVX-512 without VNNI: Highway, 256-bit vectors. The bytes are widened to int16, multiplied
-//     in pairs into int32 (ReorderWidenMulAccumulate, pmaddwd on x86), and adjacent pairs added
-//     (ConcatEven + ConcatOdd) — the same 8 group sums of a block; an even and an odd accumulator vector.
-//   - K-quants on AVX2 / AVX-512 without VNNI, and every type on other targets, run the scalar twin.
-// All paths fold the 16 accumulators with the twin's FoldSum16.
+// Scalar twin and the exact definitions (the order of every f32 operation): ops/quant_fast_scalar.h. Every
+// path here gives the twin's bits. Two families, as the twin's two orders:
+//   - Q8_0 / Q4_0, the block order (twin step 3a: one exact integer S_b and one fma per block, one
+//     accumulator per output): weight ROWS in the lanes, so a vector of accumulators is 16 (or 8) outputs.
+//       AVX-512 VNNI: VnniBlockOrderRange — 16 rows; decode (T ≤ 3) transposes each block of the 16 rows on
+//         the fly (VnniRowsDecode), prefill packs each 16-row tile once into a scratch that every token
+//         then reuses (VnniPackTile, VnniRowsPacked).
+//       AVX2 and AVX-512 without VNNI: PortableBlockOrderRange — 8 rows, pmaddwd + horizontal adds.
+//   - K-quants, the group order (twin steps 3b-4: 16 group accumulators folded): on AVX-512 VNNI one
+//     `vpdpbusd` multiplies a pair of blocks (64 bytes) of one row into 16 int32 lanes, lane 8h + i = group i
+//     of block h, exactly the twin's 16 accumulators (VnniTile). vpdpbusd takes unsigned × signed bytes, so
+//     the weights become unsigned u = w + o and the offset is taken out with the activations' group sums g_i
+//     (−o·g_i, the instruction's initial value):  Q6_K o = 32 (u the 6-bit q),  Q4_K/Q5_K o = 0.
+//     K-quants on AVX2 / AVX-512 without VNNI, and every type on other targets, run the scalar twin.
+// Highway 1.0.3 has no int8 dot product (nor a horizontal pair add), so the kernels are plain intrinsics:
+// the VNNI ones in functions with their own `target` attribute, compiled once and called from the AVX3
+// target only when the CPU has VNNI (FastUseVnni, switchable off for tests); the AVX2 one inside the
+// per-target Highway code, x86 targets AVX2 and up only.
 
 // Include guard for non-SIMD code.
 #ifndef GEMMA4_OPS_QUANT_FAST_INL_H_
@@ -114,15 +118,6 @@ GEMMA4_OPS_VNNI_TARGET static inline float VnniF16(const uint8_t* p) {
   std::memcpy(&bits, p, 2);
   return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)));
 }
-// [d0 × 8, d1 × 8]: the f16 scales at p0 and p1 (p1 null: no second block, d1 = 0) widened by one
-// conversion and spread by one permute (the scalar loads run on the integer ports).
-GEMMA4_OPS_VNNI_TARGET static inline __m512 VnniPairScales(const uint8_t* p0, const uint8_t* p1) {
-  uint16_t d0, d1 = 0;
-  std::memcpy(&d0, p0, 2);
-  if (p1) std::memcpy(&d1, p1, 2);
-  const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(int(uint32_t(d0) | uint32_t(d1) << 16)));
-  return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_castps128_ps512(f));
-}
 
 // Q4_K/Q5_K: the 8 sub-block scales d·sc[s] and −(dmin·m[s]) of the super-block at p, once per super-block.
 GEMMA4_OPS_VNNI_TARGET static inline void VnniSuperBlockScales(const uint8_t* p, __m256* d1, __m256* neg_m1) {
@@ -141,34 +136,13 @@ GEMMA4_OPS_VNNI_TARGET static inline void VnniSuperBlockScales(const uint8_t* p,
   *neg_m1 = _mm256_xor_ps(_mm256_mul_ps(_mm256_set1_ps(VnniF16(p + 2)), mf), _mm256_set1_ps(-0.0f));
 }
 
-// Weight blocks b, b+1 of a row as 64 unsigned bytes u = w + o (see above), their 16 per-lane scales ds
-// (lane 8h + i: group i of block b + h) and, for Q4_K/Q5_K, the per-lane −m. kPair false: block b + 1 does
-// not exist (an odd count, Q8_0/Q4_0 only) and has scale 0 (its activations are the zero pad block).
-template <DType kType, bool kPair>
+// K-quants: weight blocks b, b+1 of a row as 64 unsigned bytes u = w + o (see above), their 16 per-lane
+// scales ds (lane 8h + i: group i of block b + h) and, for Q4_K/Q5_K, the per-lane −m.
+template <DType kType>
 GEMMA4_OPS_VNNI_TARGET static inline void VnniUnpack(const uint8_t* row, size_t b, __m512i* u, __m512* ds,
                                                       __m512* neg_m, __m256 sb_d1, __m256 sb_neg_m1) {
   const __m256i nibble = _mm256_set1_epi8(0xF);
-  if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0) {
-    constexpr size_t kBlockBytes = kType == DType::Q4_0 ? 18 : 34;
-    const uint8_t* p0 = row + b * kBlockBytes;
-    const uint8_t* p1 = p0 + kBlockBytes;
-    *ds = VnniPairScales(p0, kPair ? p1 : nullptr);
-    if constexpr (kType == DType::Q4_0) {
-      const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + 2));
-      const __m128i r1 = kPair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 + 2)) : _mm_setzero_si128();
-      const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(r0), r1, 1);  // [qs0, qs1]
-      // [qs0, qs0, qs1, qs1], the 2nd and 4th shifted right by 4: [lo0, hi0, lo1, hi1] after the mask
-      const __m512i z = _mm512_shuffle_i64x2(_mm512_castsi256_si512(raw), _mm512_castsi256_si512(raw), _MM_SHUFFLE(1, 1, 0, 0));
-      const __m512i shift = _mm512_set_epi32(0x40004, 0x40004, 0x40004, 0x40004, 0, 0, 0, 0,
-                                             0x40004, 0x40004, 0x40004, 0x40004, 0, 0, 0, 0);
-      *u = _mm512_and_si512(_mm512_srlv_epi16(z, shift), _mm512_set1_epi8(0xF));
-    } else {
-      const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0 + 2));
-      const __m256i q1 = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p1 + 2)) : _mm256_setzero_si256();
-      *u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), _mm512_set1_epi8(char(0x80)));
-    }
-    (void)neg_m, (void)sb_d1, (void)sb_neg_m1, (void)nibble;
-  } else if constexpr (kType == DType::Q4_K || kType == DType::Q5_K) {
+  if constexpr (kType == DType::Q4_K || kType == DType::Q5_K) {
     // Blocks b = 2c, 2c + 1 of a super-block are chunk c: the low and the high nibbles of qs[32c .. 32c + 31].
     const uint8_t* p = row + b / 8 * (kType == DType::Q5_K ? 176 : 144);
     const int s = int(b % 8), c = s / 2;
@@ -216,14 +190,10 @@ GEMMA4_OPS_VNNI_TARGET static inline float VnniFoldSum16(__m512 v) {
 }
 
 // The offset o of the unsigned weights, as a shift: −o·g = −(g << shift); −1 for none.
-constexpr int VnniOffsetShift(DType t) {
-  return t == DType::Q8_0 ? 7 : t == DType::Q4_0 ? 3 : t == DType::Q6_K ? 5 : -1;
-}
+constexpr int VnniOffsetShift(DType t) { return t == DType::Q6_K ? 5 : -1; }
 
-// One step of VnniTile: blocks b, b + 1 (kPair false: b is the last, odd block) of kW weight rows into the
-// kX × kW accumulators. (A function, not a branch inside the loop: the odd block is rare, and with `pair` a
-// run-time bool the compiler kept a test and a second load path per row in the hot loop.)
-template <size_t kX, size_t kW, DType kType, bool kPair>
+// One step of VnniTile: blocks b, b + 1 of kW weight rows into the kX × kW accumulators.
+template <size_t kX, size_t kW, DType kType>
 GEMMA4_OPS_VNNI_TARGET static inline void VnniTileStep(const FastActs& a, size_t t0, const uint8_t* w, size_t row_bytes,
                                                         size_t n0, size_t b, __m512 (&acc)[kX][kW], __m256 (&sb_d1)[kW],
                                                         __m256 (&sb_neg_m1)[kW]) {
@@ -243,7 +213,7 @@ GEMMA4_OPS_VNNI_TARGET static inline void VnniTileStep(const FastActs& a, size_t
     _mm_prefetch(reinterpret_cast<const char*>(row + kW * row_bytes + (b + 1) * row_bytes / nb), _MM_HINT_T0);
     if constexpr (kMin)
       if (b % 8 == 0) VnniSuperBlockScales(row + b / 8 * (kType == DType::Q5_K ? 176 : 144), &sb_d1[j], &sb_neg_m1[j]);
-    VnniUnpack<kType, kPair>(row, b, &u[j], &ds[j], &neg_m[j], sb_d1[j], sb_neg_m1[j]);
+    VnniUnpack<kType>(row, b, &u[j], &ds[j], &neg_m[j], sb_d1[j], sb_neg_m1[j]);
   }
   for (size_t i = 0; i < kX; ++i) {
     const __m512i xq = _mm512_loadu_si512(a.Q(t0 + i, b));
@@ -270,9 +240,8 @@ GEMMA4_OPS_VNNI_TARGET static inline void VnniTile(const FastActs& a, size_t t0,
     for (size_t j = 0; j < kW; ++j) acc[i][j] = _mm512_setzero_ps();
   __m256 sb_d1[kW], sb_neg_m1[kW];  // Q4_K/Q5_K: the current super-block's 8 scales and −mins per row
   for (size_t j = 0; j < kW; ++j) sb_d1[j] = sb_neg_m1[j] = _mm256_setzero_ps();
-  size_t b = 0;
-  for (; b + 1 < nb; b += 2) VnniTileStep<kX, kW, kType, true>(a, t0, w, row_bytes, n0, b, acc, sb_d1, sb_neg_m1);
-  if (b < nb) VnniTileStep<kX, kW, kType, false>(a, t0, w, row_bytes, n0, b, acc, sb_d1, sb_neg_m1);
+  for (size_t b = 0; b < nb; b += 2)  // a K-quant row has a multiple of 8 blocks
+    VnniTileStep<kX, kW, kType>(a, t0, w, row_bytes, n0, b, acc, sb_d1, sb_neg_m1);
   for (size_t i = 0; i < kX; ++i)
     for (size_t j = 0; j < kW; ++j) out[(t0 + i) * N + n0 + j] = VnniFoldSum16(acc[i][j]);
 }
