@@ -88,11 +88,18 @@ struct Gemma4TextAttention {
   // Computes and stores this layer's K/V ([T, KV·D] scratch k, v) for positions pos0 .. pos0 + T − 1.
   void compute_kv(const float* x, size_t T, size_t pos0, const float* cos, const float* sin, size_t rotary_pairs,
                   Gemma4Cache& cache, float* k, float* v) const {
-    k_proj.forward(x, T, k);
     if (use_alternative_attention)
-      ops::Copy(v, k, T * size_t(num_key_value_heads * head_dim));
+      k_proj.forward(x, T, k);
     else
-      v_proj.forward(x, T, v);
+      forward_together(x, T, {{&k_proj, k}, {&v_proj, v}});
+    store_kv(T, pos0, cos, sin, rotary_pairs, cache, k, v);
+  }
+
+  // k = x·Wkᵀ and (unless use_alternative_attention) v = x·Wvᵀ, already projected → normed, RoPE'd on k,
+  // and stored in the cache.
+  void store_kv(size_t T, size_t pos0, const float* cos, const float* sin, size_t rotary_pairs, Gemma4Cache& cache,
+                float* k, float* v) const {
+    if (use_alternative_attention) ops::Copy(v, k, T * size_t(num_key_value_heads * head_dim));  // before k_norm
     k_norm.forward(k, T * size_t(num_key_value_heads), k);
     ops::Rope(k, T, size_t(num_key_value_heads), size_t(head_dim), cos, sin, rotary_pairs);
     v_norm.forward(v, T * size_t(num_key_value_heads), v);
@@ -105,10 +112,16 @@ struct Gemma4TextAttention {
   void forward(const float* x, size_t T, size_t pos0, const float* cos, const float* sin, size_t rotary_pairs,
                Gemma4Cache& cache, float* q, float* k, float* v, float* attn, float* out,
                const KVRead* kv_read = nullptr) const {
-    q_proj.forward(x, T, q);
+    // The projections of x, in one ops call where there are several (same bits as one forward each).
+    if (is_kv_shared_layer)
+      q_proj.forward(x, T, q);
+    else if (use_alternative_attention)
+      forward_together(x, T, {{&q_proj, q}, {&k_proj, k}});
+    else
+      forward_together(x, T, {{&q_proj, q}, {&k_proj, k}, {&v_proj, v}});
     q_norm.forward(q, T * size_t(num_heads), q);
     ops::Rope(q, T, size_t(num_heads), size_t(head_dim), cos, sin, rotary_pairs);
-    if (!is_kv_shared_layer) compute_kv(x, T, pos0, cos, sin, rotary_pairs, cache, k, v);
+    if (!is_kv_shared_layer) store_kv(T, pos0, cos, sin, rotary_pairs, cache, k, v);
     ops::KVBlock blocks[2];
     size_t num_blocks = 0;
     if (kv_read) {

@@ -42,8 +42,7 @@ struct Gemma4TextMLP {
   // x: [T,H] → out: [T,H]; gate, up: [T,I] scratch.
   void forward(const float* x, size_t T, float* gate, float* up, float* out) const {
     if (replaced_forward) return replaced_forward(*this, x, T, gate, up, out);
-    gate_proj.forward(x, T, gate);
-    up_proj.forward(x, T, up);
+    forward_together(x, T, {{&gate_proj, gate}, {&up_proj, up}});  // one ops call, same bits as two forwards
     ops::GeluTanhMul(gate, up, T * size_t(intermediate_size));  // gate ← gelu(gate) · up
     down_proj.forward(gate, T, out);
   }

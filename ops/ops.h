@@ -29,6 +29,7 @@
 #include "ops/attention-inl.h"
 #include "ops/convert-inl.h"
 #include "ops/matmul-inl.h"
+#include "ops/matmul_group-inl.h"
 #include "ops/norm-inl.h"
 #include "ops/quant-inl.h"
 #include "ops/quant_fast-inl.h"
@@ -72,6 +73,7 @@ HWY_EXPORT(MatMulQ4_0Fast);
 HWY_EXPORT(MatMulQ4_KFast);
 HWY_EXPORT(MatMulQ5_KFast);
 HWY_EXPORT(MatMulQ6_KFast);
+HWY_EXPORT(MatMulGroupF32);
 HWY_EXPORT(ToF32FromF32);
 HWY_EXPORT(ToF32FromBF16);
 HWY_EXPORT(ToF32FromF16);
@@ -131,6 +133,29 @@ static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DTy
 }
 static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DType wtype, size_t N, float* out) {
   MatMul(x, T, K, w, wtype, N, out, GetNumerics());
+}
+
+// out_i[T,N_i] = x[T,K] · w_iᵀ for every part i (ops/matmul_group-inl.h: MatMulPart {w, dtype, N, out}): the
+// same bits as one MatMul per part with these numerics, in one call — the threads split the rows of all
+// parts at once, so layers hand q/k/v and gate/up to the pool once each instead of once per matrix.
+// With a device active, each part is offered to it as a plain MatMul (and runs on the CPU if declined).
+static inline void MatMulGroup(const float* x, size_t T, size_t K, const MatMulPart* parts, size_t num_parts,
+                               Numerics numerics) {
+  if (ActiveDevice()) {
+    for (size_t i = 0; i < num_parts; ++i)
+      MatMul(x, T, K, parts[i].w, parts[i].dtype, parts[i].N, parts[i].out, numerics);
+    return;
+  }
+  for (size_t i = 0; i < num_parts; ++i) {  // MatMul's checks, before any part runs
+    const DType t = parts[i].dtype;
+    if (!IsWeightDType(t))
+      throw std::invalid_argument(std::string("MatMul: unsupported weight dtype ") + DTypeName(t));
+    if (IsBlockType(t)) RowBytes(t, K);  // throws unless K is a whole number of blocks
+  }
+  HWY_DYNAMIC_DISPATCH(MatMulGroupF32)(x, T, K, parts, num_parts, numerics == Numerics::kFast);
+}
+static inline void MatMulGroup(const float* x, size_t T, size_t K, const MatMulPart* parts, size_t num_parts) {
+  MatMulGroup(x, T, K, parts, num_parts, GetNumerics());
 }
 
 // dst[i] = f32(src[i]) · scale for a row of n stored elements (embedding lookups, norm weights, widening

@@ -307,3 +307,100 @@ TEST_CASE("K-quant MatMul reads weights in place: equal to the f32 MatMul of the
     }
   }
 }
+
+// ops::MatMulGroup (q/k/v, gate/up in one call) against one ops::MatMul per part: every output bit, both
+// numerics, every dtype, batches 1..64, 1..3 threads, on every target (and with the VNNI kernel off).
+namespace {
+// Weights of any MatMul dtype: plain types stored from random values, block types as in BlockRows.
+std::vector<uint8_t> AnyRows(DType t, size_t rows, size_t K, uint32_t seed) {
+  if (ops::IsBlockType(t)) return BlockRows(t, rows, K, seed);
+  const std::vector<float> w = RandomFloats(rows * K, seed, 0.1f);
+  std::vector<uint8_t> bytes(rows * K * ops::DTypeSize(t));
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (t == DType::F32) {
+      std::memcpy(&bytes[4 * i], &w[i], 4);
+    } else {
+      const uint16_t h = t == DType::BF16 ? ops::BF16FromF32(w[i]) : ops::F16FromF32(w[i]);
+      std::memcpy(&bytes[2 * i], &h, 2);
+    }
+  }
+  return bytes;
+}
+
+struct GroupCase {
+  std::vector<DType> dtypes;
+  std::vector<size_t> rows;
+};
+
+// Runs the group and the separate MatMuls on the same x and requires the same bits.
+void CheckGroupEqualsSeparate(const GroupCase& c, size_t T, size_t K, ops::Numerics numerics, uint32_t seed) {
+  const size_t n = c.dtypes.size();
+  const std::vector<float> x = RandomFloats(T * K, seed);
+  std::vector<std::vector<uint8_t>> w(n);
+  std::vector<std::vector<float>> want(n), got(n);
+  std::vector<ops::MatMulPart> parts(n);
+  for (size_t i = 0; i < n; ++i) {
+    w[i] = AnyRows(c.dtypes[i], c.rows[i], K, seed + 1 + uint32_t(i));
+    want[i].assign(T * c.rows[i], NAN);
+    got[i].assign(T * c.rows[i], NAN);  // an output the group skipped stays NaN and fails
+    parts[i] = {w[i].data(), c.dtypes[i], c.rows[i], got[i].data()};
+  }
+  for (size_t threads : {1, 2, 3}) {
+    ops::SetNumThreads(threads);
+    for (size_t i = 0; i < n; ++i)
+      ops::MatMul(x.data(), T, K, w[i].data(), c.dtypes[i], c.rows[i], want[i].data(), numerics);
+    ops::MatMulGroup(x.data(), T, K, parts.data(), n, numerics);
+    for (size_t i = 0; i < n; ++i) {
+      INFO("part " << i << " " << DTypeName(c.dtypes[i]) << " N=" << c.rows[i] << " T=" << T << " threads "
+                   << threads << " " << ops::NumericsName(numerics));
+      REQUIRE(SameBits(got[i], want[i]));
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("MatMulGroup gives the bits of one MatMul per part: every dtype, mixed, exact and fast", "[numerics][ops]") {
+  const size_t threads = ops::Pool().NumThreads();
+  const size_t K = 256;  // one K-quant super-block, 8 Q8_0 blocks
+  std::vector<GroupCase> cases;
+  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+    cases.push_back({{t, t, t}, {260, 36, 37}});  // q/k/v-like: task ranges cross the part boundaries
+  cases.push_back({{DType::Q4_K, DType::BF16, DType::Q8_0, DType::F32, DType::Q6_K, DType::F16, DType::Q4_0, DType::Q5_K},
+                   {44, 37, 300, 5, 21, 9, 64, 3}});
+  for (ops::Numerics numerics : {ops::Numerics::kExact, ops::Numerics::kFast})
+    for (size_t T : {1, 3, 7, 64})
+      ForEachFastPath([&] {
+        for (size_t i = 0; i < cases.size(); ++i) CheckGroupEqualsSeparate(cases[i], T, K, numerics, uint32_t(T * 100 + i));
+      });
+  ops::SetNumThreads(threads);
+}
+
+TEST_CASE("MatMulGroup checks every part before it runs any, and offers each part to a device", "[numerics][ops]") {
+  const size_t T = 2, K = 48;  // not a whole number of Q8_0 blocks
+  const std::vector<float> x = RandomFloats(T * K, 3), wf = RandomFloats(8 * K, 4);
+  std::vector<uint8_t> wq(8 * 34 * 2);
+  std::vector<float> a(T * 8, NAN), b(T * 8, NAN);
+  ops::MatMulPart parts[] = {{wf.data(), DType::F32, 8, a.data()}, {wq.data(), DType::Q8_0, 8, b.data()}};
+  CHECK_THROWS_WITH(ops::MatMulGroup(x.data(), T, K, parts, 2), Catch::Contains("Q8_0"));
+  for (float v : a) REQUIRE(std::isnan(v));  // nothing half-written
+  parts[1] = {wq.data(), DType::F64, 8, b.data()};
+  CHECK_THROWS_WITH(ops::MatMulGroup(x.data(), T, K, parts, 2), Catch::Contains("F64"));
+
+  // A device that declines every MatMul but counts the offers: each part is offered once, then runs here.
+  static int offers = 0;
+  ops::DeviceOps counting;
+  counting.name = "counting";
+  counting.matmul = [](const float*, size_t, size_t, const void*, DType, size_t, float*) {
+    ++offers;
+    return false;
+  };
+  const std::vector<float> w2 = RandomFloats(8 * K, 5);
+  std::vector<float> want(T * 8);
+  ops::MatMul(x.data(), T, K, w2.data(), DType::F32, 8, want.data());
+  ops::MatMulPart two[] = {{wf.data(), DType::F32, 8, a.data()}, {w2.data(), DType::F32, 8, b.data()}};
+  ops::SetDevice(&counting);
+  ops::MatMulGroup(x.data(), T, K, two, 2);
+  ops::SetDevice(nullptr);
+  CHECK(offers == 2);
+  CHECK(SameBits(b, want));
+}

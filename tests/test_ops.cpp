@@ -3,9 +3,11 @@
 // does not depend on the other rows or the thread count; exact dtype conversions).
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "tests/test_util.h"
@@ -329,4 +331,72 @@ TEST_CASE("the thread pool runs every task exactly once", "[ops]") {
     pool.Run(50, [&](size_t) { total++; });
     REQUIRE(total == 50);
   }
+}
+
+// The pool's hand-over (ops/threads.h): workers spin a while for the next job, then sleep. These runs go
+// through both paths: back to back (the spinning hand-over) and with pauses longer than the spin (the
+// condition variables), with Resize in between and two callers at once. ThreadSanitizer runs them in CI.
+namespace {
+// Runs `tasks` tasks that each write their own sums and checks every one, so a task run twice, skipped, or
+// run with another job's function fails.
+void RunAndCheck(ops::ThreadPool& pool, size_t tasks, size_t job) {
+  std::vector<size_t> out(tasks, 0);
+  pool.Run(tasks, [&](size_t i) { out[i] += job * 1000 + i; });
+  for (size_t i = 0; i < tasks; ++i) REQUIRE(out[i] == job * 1000 + i);
+}
+}  // namespace
+
+TEST_CASE("the thread pool: many back-to-back jobs, jobs after it slept, and Resize while idle", "[ops][threads]") {
+  ops::ThreadPool pool(2);
+  for (size_t threads : {2, 3, 1, 4, 2}) {
+    pool.Resize(threads);
+    REQUIRE(pool.NumThreads() == threads);
+    for (size_t job = 0; job < 2000; ++job) RunAndCheck(pool, 1 + job % 9, job);
+    for (size_t job = 0; job < 5; ++job) {  // longer than the spin: the workers and the caller sleep and wake
+      std::this_thread::sleep_for(ops::ThreadPool::kSpin * 20);
+      RunAndCheck(pool, 7, job);
+    }
+  }
+  // A caller that waits for a slow task sleeps on the condition variable, and is woken by the worker.
+  std::vector<size_t> out(2, 0);
+  pool.Run(2, [&](size_t i) {
+    if (i == 1) std::this_thread::sleep_for(ops::ThreadPool::kSpin * 20);
+    out[i] = i + 1;
+  });
+  REQUIRE(out == std::vector<size_t>{1, 2});
+}
+
+TEST_CASE("the thread pool: two callers at once both get their own results", "[ops][threads]") {
+  ops::ThreadPool pool(3);
+  std::vector<size_t> failures(2, 0);
+  auto caller = [&](size_t who) {
+    for (size_t job = 0; job < 1500; ++job) {
+      const size_t tasks = 2 + job % 11;
+      std::vector<size_t> out(tasks, 0);
+      pool.Run(tasks, [&](size_t i) { out[i] += who * 100000 + job * 100 + i; });
+      for (size_t i = 0; i < tasks; ++i) failures[who] += out[i] != who * 100000 + job * 100 + i;
+    }
+  };
+  std::thread other(caller, 1);
+  caller(0);
+  other.join();
+  REQUIRE(failures == std::vector<size_t>{0, 0});
+}
+
+TEST_CASE("MatMul through the process pool gives the same bits at 1, 2 and 3 threads, job after job", "[ops][threads]") {
+  const size_t threads = ops::Pool().NumThreads();
+  const size_t T = 3, K = 512, N = 200;  // 5 tasks of 44 rows at 2 threads
+  const std::vector<float> x = RandomFloats(T * K, 11), w = RandomFloats(N * K, 12);
+  std::vector<float> want(T * N), got(T * N);
+  ops::SetNumThreads(1);
+  ops::MatMul(x.data(), T, K, w.data(), DType::F32, N, want.data());
+  for (size_t n : {2, 3}) {
+    ops::SetNumThreads(n);
+    for (int rep = 0; rep < 200; ++rep) {
+      std::fill(got.begin(), got.end(), 0.0f);
+      ops::MatMul(x.data(), T, K, w.data(), DType::F32, N, got.data());
+      REQUIRE(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+    }
+  }
+  ops::SetNumThreads(threads);
 }
