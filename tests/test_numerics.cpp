@@ -1,7 +1,8 @@
 // The `fast` numerics (ops/numerics.h): its Q8_0/Q4_0 MatMul kernels against their scalar twin, bit for bit,
 // on every SIMD target (and on AVX-512 both with and without the VNNI kernel); a token's row independent of
 // the batch and the thread count; the twin itself against a hand-checkable case; how far it is from exact;
-// and a whole model in fast mode: decode = prefill, exact mode untouched.
+// and a whole model in fast mode: decode = prefill, exact mode untouched; and exact models of every dtype:
+// decode = prefill bit for bit where prefill takes the weight panels of ops/matmul-inl.h.
 #include "gemma4/gemma4.h"  // first: ops/ops.h drives Highway's per-target compilation
 
 #include <cmath>
@@ -273,6 +274,35 @@ TEST_CASE("a Q8_0 / Q4_0 model in fast numerics: decode = prefill = chunked, any
     CHECK(max_diff < 0.5);  // logits of a random model are O(10); int8 activations move them a little
     CHECK(SameBits(LogitsInChunks(*lm, ids, 1), prefill));
     CHECK(SameBits(LogitsInChunks(*lm, ids, 4), prefill));
+    const size_t threads = ops::Pool().NumThreads();
+    ops::SetNumThreads(1);
+    CHECK(SameBits(LogitsInChunks(*lm, ids, ids.size()), prefill));
+    ops::SetNumThreads(threads);
+  }
+}
+
+TEST_CASE("an exact model of every weight dtype: decode = prefill = chunked bit for bit, prefill through panels",
+          "[numerics][model]") {
+  // A prefill of 23 tokens multiplies weight panels (block types widened once to f32, ops/matmul-inl.h);
+  // decode and chunks of 4 read the stored rows directly. Every logit must carry the same bits.
+  const nlohmann::json config = {{"model_type", "gemma4_text"}, {"vocab_size", 96}, {"hidden_size", 64},
+                                 {"intermediate_size", 96}, {"num_hidden_layers", 4}, {"num_attention_heads", 2},
+                                 {"num_key_value_heads", 1}, {"head_dim", 32}, {"global_head_dim", 64},
+                                 {"sliding_window", 5}, {"hidden_size_per_layer_input", 32},
+                                 {"vocab_size_per_layer_input", 96}, {"num_kv_shared_layers", 2},
+                                 {"final_logit_softcapping", 30.0},
+                                 {"layer_types", {"sliding_attention", "full_attention", "sliding_attention",
+                                                  "full_attention"}}};
+  std::vector<int32_t> ids(23);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 37 + 2) % 96);
+  REQUIRE(ids.size() >= ops::kMatMulPanelMinTokens);
+  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0}) {
+    INFO(DTypeName(t));
+    auto lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, t, 9));
+    const std::vector<float> prefill = LogitsInChunks(*lm, ids, ids.size());
+    CHECK(SameBits(LogitsInChunks(*lm, ids, 1), prefill));
+    CHECK(SameBits(LogitsInChunks(*lm, ids, 4), prefill));
+    CHECK(SameBits(LogitsInChunks(*lm, ids, 17), prefill));  // a panel chunk, then a direct one
     const size_t threads = ops::Pool().NumThreads();
     ops::SetNumThreads(1);
     CHECK(SameBits(LogitsInChunks(*lm, ids, ids.size()), prefill));

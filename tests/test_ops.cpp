@@ -94,7 +94,8 @@ TEST_CASE("MatMul matches the scalar oracle for every weight dtype and target", 
 }
 
 TEST_CASE("MatMul: a token's row does not depend on the other rows or the thread count", "[ops]") {
-  const size_t K = 320, N = 67, T = 9;
+  const size_t K = 320, N = 67, T = 21;  // T ≥ ops::kMatMulPanelMinTokens: the batch goes through panels
+  REQUIRE(T >= ops::kMatMulPanelMinTokens);
   const std::vector<float> x = RandomFloats(T * K, 5);
   std::vector<float> w_exact;
   const std::vector<uint8_t> w = StoreAs(RandomFloats(N * K, 6, 0.1f), DType::BF16, &w_exact);
@@ -147,7 +148,8 @@ TEST_CASE("Q8_0 and Q4_0 MatMul match the oracle and equal the f32 MatMul of the
 }
 
 TEST_CASE("Q4_0 MatMul: a token's row does not depend on the other rows or the thread count", "[ops][quant]") {
-  const size_t K = 320, N = 67, T = 9;
+  const size_t K = 320, N = 67, T = 21;  // as above: the batch widens panels, a single token does not
+  REQUIRE(T >= ops::kMatMulPanelMinTokens);
   const std::vector<float> x = RandomFloats(T * K, 15);
   const std::vector<uint8_t> w = Quantized(DType::Q4_0, N, K, 16, 0.1f);
   std::vector<float> all(T * N), one(N), single(T * N);
@@ -163,6 +165,70 @@ TEST_CASE("Q4_0 MatMul: a token's row does not depend on the other rows or the t
     ops::SetNumThreads(threads);
     REQUIRE(std::memcmp(single.data(), all.data(), all.size() * sizeof(float)) == 0);
   });
+}
+
+// Random K-quant rows: random quants and packed sub-block scales, f16 super-block scales of a sane size.
+std::vector<uint8_t> RandomKQuantRows(DType t, size_t rows, size_t K, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> bytes(rows * ops::RowBytes(t, K));
+  for (uint8_t& b : bytes) b = uint8_t(rng());
+  for (size_t i = 0; i < bytes.size() / ops::BlockBytes(t); ++i) {
+    uint8_t* b = bytes.data() + i * ops::BlockBytes(t);
+    const uint16_t d = ops::F16FromF32(0.001f * float(1 + rng() % 50)), dmin = ops::F16FromF32(0.0005f * float(rng() % 40));
+    std::memcpy(b + (t == DType::Q6_K ? 208 : 0), &d, 2);
+    if (t != DType::Q6_K) std::memcpy(b + 2, &dmin, 2);
+  }
+  return bytes;
+}
+
+TEST_CASE("MatMul prefill through weight panels equals decode bit for bit, every dtype, target and thread count",
+          "[ops][quant]") {
+  // T ≥ kMatMulPanelMinTokens takes each thread's rows a panel at a time (block types widened once to f32,
+  // plain dtypes read in place); T = 1 reads the stored rows directly. Sizes: T odd (4-token tiles and a
+  // tail of 3), N = 75 (no multiple of 4 or of a panel), K of ~8192 so a panel is only 4–8 rows and every
+  // task of either thread count spans several panels, the last one partial; plain dtypes get a k tail of 3.
+  const size_t T = 19, N = 75;
+  REQUIRE(T >= ops::kMatMulPanelMinTokens);
+  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const bool block = ops::IsBlockType(t);
+    const size_t K = block ? 8192 : 8195;
+    REQUIRE(ops::MatMulPanelRows(K) <= 8);
+    const std::vector<float> x = RandomFloats(T * K, uint32_t(K) + 3);
+    std::vector<float> w_exact;
+    const std::vector<uint8_t> w =
+        t == DType::Q8_0 || t == DType::Q4_0 ? Quantized(t, N, K, 41, 0.1f)
+        : block                              ? RandomKQuantRows(t, N, K, 42)
+                                             : StoreAs(RandomFloats(N * K, 43, 0.1f), t, &w_exact);
+    if (block) {
+      w_exact.resize(N * K);
+      ops::scalar::DequantizeRow(w.data(), t, N * K, w_exact.data());
+    }
+    // The double-precision oracle, and the worst case of K f32 roundings of Σ|x·w| around it.
+    std::vector<float> ref(T * N), all(T * N), one(N), single(T * N);
+    std::vector<double> bound(T * N);
+    ops::scalar::MatMul(x.data(), T, K, w.data(), t, N, ref.data());
+    for (size_t i = 0; i < T; ++i)
+      for (size_t n = 0; n < N; ++n) {
+        double abs_sum = 0;
+        for (size_t k = 0; k < K; ++k) abs_sum += std::fabs(double(x[i * K + k]) * double(w_exact[n * K + k]));
+        bound[i * N + n] = double(K) * 6e-8 * abs_sum;
+      }
+    ForEachTarget([&] {
+      INFO("dtype " << DTypeName(t) << " T=" << T << " K=" << K << " N=" << N);
+      ops::MatMul(x.data(), T, K, w.data(), t, N, all.data(), ops::Numerics::kExact);
+      for (size_t e = 0; e < T * N; ++e) REQUIRE(std::fabs(double(all[e]) - double(ref[e])) <= bound[e]);
+      for (size_t i = 0; i < T; ++i) {
+        INFO("token " << i);
+        ops::MatMul(x.data() + i * K, 1, K, w.data(), t, N, one.data(), ops::Numerics::kExact);
+        REQUIRE(std::memcmp(one.data(), all.data() + i * N, N * sizeof(float)) == 0);
+      }
+      const size_t threads = ops::Pool().NumThreads();
+      ops::SetNumThreads(1);
+      ops::MatMul(x.data(), T, K, w.data(), t, N, single.data(), ops::Numerics::kExact);
+      ops::SetNumThreads(threads);
+      REQUIRE(std::memcmp(single.data(), all.data(), all.size() * sizeof(float)) == 0);
+    });
+  }
 }
 
 TEST_CASE("ToF32 dequantizes every block type exactly like the scalar twin, on every target", "[ops][quant]") {
