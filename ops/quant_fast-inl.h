@@ -8,7 +8,7 @@
 //       AVX-512 VNNI: VnniBlockOrderRange — 16 rows; decode (T ≤ 3) transposes each block of the 16 rows on
 //         the fly (VnniRowsDecode), prefill packs each 16-row tile once into a scratch that every token
 //         then reuses (VnniPackTile, VnniRowsPacked).
-//       AVX2 and AVX-512 without VNNI: PortableBlockOrderRange — 8 rows, pmaddwd + horizontal adds.
+//       AVX2 and AVX-512 without VNNI: Avx2BlockOrderRange — 8 rows, pmaddwd + horizontal adds.
 //   - K-quants, the group order (twin steps 3b-4: 16 group accumulators folded): on AVX-512 VNNI one
 //     `vpdpbusd` multiplies a pair of blocks (64 bytes) of one row into 16 int32 lanes, lane 8h + i = group i
 //     of block h, exactly the twin's 16 accumulators (VnniTile). vpdpbusd takes unsigned × signed bytes, so
@@ -516,7 +516,7 @@ HWY_INLINE void QuantizeActs(const float* HWY_RESTRICT x, size_t T, size_t K, Fa
 // Written with AVX2 intrinsics: Highway 1.0.3 has no horizontal pair add. Trap: as in the VNNI kernel, a
 // last tile of fewer than 8 rows is computed on a zero-padded copy and only its rows are stored.
 template <size_t kX, bool kQ4>
-HWY_INLINE void PortableRows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT rows, size_t rb,
+HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT rows, size_t rb,
                               float* HWY_RESTRICT out, size_t N, size_t n, size_t valid) {
   constexpr size_t kBB = kQ4 ? 18 : 34;
   __m256 acc[kX];
@@ -572,7 +572,7 @@ HWY_INLINE void PortableRows8(const FastActs& a, size_t t0, const uint8_t* HWY_R
 // Rows [n_begin, n_end) of every token, 8 rows at a time; each 8-row tile (in L1/L2 after the first token
 // pair) is multiplied by all the tokens, two at a time.
 template <bool kQ4>
-HWY_INLINE void PortableBlockOrderRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes,
+HWY_INLINE void Avx2BlockOrderRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes,
                                         size_t n_begin, size_t n_end, float* out, size_t N) {
   static thread_local std::vector<uint8_t> tail_rows;  // the last tile, zero-padded to 8 rows
   for (size_t n = n_begin; n < n_end; n += 8) {
@@ -584,8 +584,8 @@ HWY_INLINE void PortableBlockOrderRange(const FastActs& a, size_t T, const uint8
       tile = tail_rows.data();
     }
     size_t t = 0;
-    for (; t + 2 <= T; t += 2) PortableRows8<2, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
-    if (t < T) PortableRows8<1, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
+    for (; t + 2 <= T; t += 2) Avx2Rows8<2, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
+    if (t < T) Avx2Rows8<1, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
   }
 }
 #endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
@@ -604,7 +604,7 @@ HWY_INLINE void MatMulFastRowRange(const FastActs& a, const float* HWY_RESTRICT 
 #if GEMMA4_OPS_HAVE_VNNI && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
     if (vnni) return VnniBlockOrderRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
 #endif
-    return PortableBlockOrderRange<kType == DType::Q4_0>(a, T, w, row_bytes, n_begin, n_end, out, N);
+    return Avx2BlockOrderRange<kType == DType::Q4_0>(a, T, w, row_bytes, n_begin, n_end, out, N);
   }
 #if GEMMA4_OPS_HAVE_VNNI && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
   if (vnni) return VnniRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
@@ -615,13 +615,21 @@ HWY_INLINE void MatMulFastRowRange(const FastActs& a, const float* HWY_RESTRICT 
   scalar::MatMulFastRows(x, T, K, w, kType, N, n_begin, n_end, out);
 }
 
+// x quantized into `a` (the calling thread's FastActsScratch) where a SIMD kernel reads it; the twin
+// quantizes x itself. Once per MatMulFastT call, once per MatMulGroup.
+HWY_INLINE void QuantizeActsForKernels(const float* HWY_RESTRICT x, size_t T, size_t K, FastActs& a) {
+#if defined(GEMMA4_OPS_FAST_SIMD)
+  QuantizeActs(x, T, K, a);
+#else
+  (void)x, (void)T, (void)K, (void)a;
+#endif
+}
+
 template <DType kType>
 HWY_INLINE void MatMulFastT(const float* HWY_RESTRICT x, size_t T, size_t K, const uint8_t* HWY_RESTRICT w,
                             size_t N, float* HWY_RESTRICT out) {
   FastActs& a = FastActsScratch();
-#if defined(GEMMA4_OPS_FAST_SIMD)
-  QuantizeActs(x, T, K, a);
-#endif
+  QuantizeActsForKernels(x, T, K, a);
   // At least ~64k multiply-adds per task, as in MatMulRows; Q8_0/Q4_0 tasks of whole 16-row tiles.
   const size_t grain = std::max<size_t>(4, (size_t{1} << 16) / std::max<size_t>(1, K * T));
   ParallelRanges(N, grain, HasBlockOrder(kType) ? 16 : 4, [&](size_t n_begin, size_t n_end) {

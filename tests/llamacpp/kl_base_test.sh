@@ -25,7 +25,8 @@ ours_base=$(sed -n 's/^base ppl \([0-9.]*\) .*/\1/p' "$work/self.txt")
 "$perplexity" -m "$work/m.gguf" --kl-divergence-base "$work/base.kld" --kl-divergence -c 32 -b 32 -t 2 \
   > "$work/llama.txt" 2>&1 || { cat "$work/llama.txt"; echo "FAIL: llama-perplexity did not read the base file"; exit 1; }
 kld=$(sed -n 's/^Mean    KLD: *\([0-9.e-]*\).*/\1/p' "$work/llama.txt")
-same=$(sed -n 's/^Same top p *: *\([0-9.]*\).*/\1/p' "$work/llama.txt")
+# (llama.cpp prints this last line to stdout and its log to stderr: it may land mid-line, so not anchored)
+same=$(grep -o 'Same top p *: *[0-9.]*' "$work/llama.txt" | head -1 | sed 's/.*: *//')
 ppl_q=$(sed -n 's/^Mean PPL(Q) *: *\([0-9.]*\).*/\1/p' "$work/llama.txt")
 ppl_base=$(sed -n 's/^Mean PPL(base) *: *\([0-9.]*\).*/\1/p' "$work/llama.txt")
 echo "ours: ppl $ours, base ppl read back $ours_base | llama-perplexity on our base file: PPL(Q) $ppl_q," \
