@@ -67,6 +67,18 @@ inline FastActs& FastActsScratch() {
   return acts;
 }
 
+// Rows [n, n + rows) of w (row_bytes each) as one tile of tile_rows rows, for the kernels that hold rows in
+// their lanes: in place when the tile is whole; else a copy zero-padded to tile_rows in the calling thread's
+// scratch, so every lane computes something finite and the kernel stores only the first `rows`.
+inline const uint8_t* PaddedRowTile(const uint8_t* w, size_t n, size_t rows, size_t tile_rows, size_t row_bytes) {
+  const uint8_t* tile = w + n * row_bytes;
+  if (rows == tile_rows) return tile;
+  static thread_local std::vector<uint8_t> padded;
+  padded.assign(tile_rows * row_bytes, 0);
+  std::memcpy(padded.data(), tile, rows * row_bytes);
+  return padded.data();
+}
+
 // Prefill: how many weight rows (a multiple of 4) a thread multiplies by every 4-token tile of the
 // activations before it moves on — a panel of ~256 KiB that stays in L2 (1 MiB per core here) while the
 // tiles pass over it. Without panels each 4-token tile streamed the thread's whole share of the matrix
@@ -415,16 +427,10 @@ template <DType kType>
 GEMMA4_OPS_VNNI_TARGET static inline void VnniBlockOrderRange(const FastActs& a, size_t T, const uint8_t* w,
                                                                size_t row_bytes, size_t n_begin, size_t n_end,
                                                                float* out, size_t N) {
-  static thread_local std::vector<uint8_t> tail_rows;  // the last tile, zero-padded to 16 rows
   static thread_local std::vector<uint8_t> packed;  // kernel C's scratch (64-byte aligned within)
   for (size_t n = n_begin; n < n_end; n += 16) {
     const size_t rows = std::min<size_t>(16, n_end - n);
-    const uint8_t* tile = w + n * row_bytes;
-    if (rows < 16) {
-      tail_rows.assign(16 * row_bytes, 0);
-      std::memcpy(tail_rows.data(), tile, rows * row_bytes);
-      tile = tail_rows.data();
-    }
+    const uint8_t* tile = PaddedRowTile(w, n, rows, 16, row_bytes);
     const __mmask16 valid = __mmask16((1u << rows) - 1);
     if (T <= kVnniDecodeMaxT) {
       switch (T) {
@@ -573,16 +579,10 @@ HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTR
 // pair) is multiplied by all the tokens, two at a time.
 template <bool kQ4>
 HWY_INLINE void Avx2BlockOrderRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes,
-                                        size_t n_begin, size_t n_end, float* out, size_t N) {
-  static thread_local std::vector<uint8_t> tail_rows;  // the last tile, zero-padded to 8 rows
+                                    size_t n_begin, size_t n_end, float* out, size_t N) {
   for (size_t n = n_begin; n < n_end; n += 8) {
     const size_t rows = std::min<size_t>(8, n_end - n);
-    const uint8_t* tile = w + n * row_bytes;
-    if (rows < 8) {
-      tail_rows.assign(8 * row_bytes, 0);
-      std::memcpy(tail_rows.data(), tile, rows * row_bytes);
-      tile = tail_rows.data();
-    }
+    const uint8_t* tile = PaddedRowTile(w, n, rows, 8, row_bytes);
     size_t t = 0;
     for (; t + 2 <= T; t += 2) Avx2Rows8<2, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
     if (t < T) Avx2Rows8<1, kQ4>(a, t, tile, row_bytes, out, N, n, rows);

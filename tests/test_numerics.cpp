@@ -251,15 +251,20 @@ TEST_CASE("fast MatMul stays within int8 rounding of exact — plain dtypes igno
   CHECK(SameBits(a, b));
 }
 
+// A 4-layer model with every kind of layer the E2B has (sliding and full attention, KV sharing, PLE), K of
+// one to three 32-blocks (hidden 64, intermediate 96, per-layer input 32).
+namespace {
+nlohmann::json TinyHybridConfig() {
+  return {{"model_type", "gemma4_text"}, {"vocab_size", 96}, {"hidden_size", 64}, {"intermediate_size", 96},
+          {"num_hidden_layers", 4}, {"num_attention_heads", 2}, {"num_key_value_heads", 1}, {"head_dim", 32},
+          {"global_head_dim", 64}, {"sliding_window", 5}, {"hidden_size_per_layer_input", 32},
+          {"vocab_size_per_layer_input", 96}, {"num_kv_shared_layers", 2}, {"final_logit_softcapping", 30.0},
+          {"layer_types", {"sliding_attention", "full_attention", "sliding_attention", "full_attention"}}};
+}
+}  // namespace
+
 TEST_CASE("a Q8_0 / Q4_0 model in fast numerics: decode = prefill = chunked, any thread count", "[numerics][model]") {
-  const nlohmann::json config = {{"model_type", "gemma4_text"}, {"vocab_size", 96}, {"hidden_size", 64},
-                                 {"intermediate_size", 96}, {"num_hidden_layers", 4}, {"num_attention_heads", 2},
-                                 {"num_key_value_heads", 1}, {"head_dim", 32}, {"global_head_dim", 64},
-                                 {"sliding_window", 5}, {"hidden_size_per_layer_input", 32},
-                                 {"vocab_size_per_layer_input", 96}, {"num_kv_shared_layers", 2},
-                                 {"final_logit_softcapping", 30.0},
-                                 {"layer_types", {"sliding_attention", "full_attention", "sliding_attention",
-                                                  "full_attention"}}};
+  const nlohmann::json config = TinyHybridConfig();
   for (DType t : {DType::Q8_0, DType::Q4_0}) {
     INFO(DTypeName(t));
     auto lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, t, 5));
@@ -271,7 +276,9 @@ TEST_CASE("a Q8_0 / Q4_0 model in fast numerics: decode = prefill = chunked, any
     REQUIRE(!SameBits(prefill, exact));
     double max_diff = 0;
     for (size_t i = 0; i < exact.size(); ++i) max_diff = std::max(max_diff, std::fabs(double(prefill[i] - exact[i])));
-    CHECK(max_diff < 0.5);  // logits of a random model are O(10); int8 activations move them a little
+    // Logits of a random model are O(10); int8 activations move them a little: 0.028 (Q8_0) and 0.034 (Q4_0)
+    // measured. A kernel fed stale quantized activations moved them 0.6-0.7, so the bound is tight.
+    CHECK(max_diff < 0.1);
     CHECK(SameBits(LogitsInChunks(*lm, ids, 1), prefill));
     CHECK(SameBits(LogitsInChunks(*lm, ids, 4), prefill));
     const size_t threads = ops::Pool().NumThreads();
@@ -285,14 +292,7 @@ TEST_CASE("an exact model of every weight dtype: decode = prefill = chunked bit 
           "[numerics][model]") {
   // A prefill of 23 tokens multiplies weight panels (block types widened once to f32, ops/matmul-inl.h);
   // decode and chunks of 4 read the stored rows directly. Every logit must carry the same bits.
-  const nlohmann::json config = {{"model_type", "gemma4_text"}, {"vocab_size", 96}, {"hidden_size", 64},
-                                 {"intermediate_size", 96}, {"num_hidden_layers", 4}, {"num_attention_heads", 2},
-                                 {"num_key_value_heads", 1}, {"head_dim", 32}, {"global_head_dim", 64},
-                                 {"sliding_window", 5}, {"hidden_size_per_layer_input", 32},
-                                 {"vocab_size_per_layer_input", 96}, {"num_kv_shared_layers", 2},
-                                 {"final_logit_softcapping", 30.0},
-                                 {"layer_types", {"sliding_attention", "full_attention", "sliding_attention",
-                                                  "full_attention"}}};
+  const nlohmann::json config = TinyHybridConfig();
   std::vector<int32_t> ids(23);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 37 + 2) % 96);
   REQUIRE(ids.size() >= ops::kMatMulPanelMinTokens);

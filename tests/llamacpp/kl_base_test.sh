@@ -16,7 +16,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # a text the model itself wrote (sampled at temperature 1), so its tokens are not all far below the base
 # file's -16 floor (llama.cpp floors them there, and PPL(base) would then be below PPL(Q))
-"$build/gemma4-run" --prompt-ids 2,71,68,408 -n 300 --temp 1 --seed 3 --print-ids -t 2 2>/dev/null | head -1 > "$work/ids.txt"
+# (to a file, then its first line: `| head -1` under pipefail failed at random when head closed the pipe first)
+"$build/gemma4-run" --prompt-ids 2,71,68,408 -n 300 --temp 1 --seed 3 --print-ids -t 2 2>/dev/null > "$work/run.txt"
+head -1 "$work/run.txt" > "$work/ids.txt"
 "$build/gemma4-quantize" "$src/golden/e2b_like" "$work/m.gguf" --type f32 -q > /dev/null
 "$build/gemma4-eval" ppl --ids-file "$work/ids.txt" -c 32 --save-base "$work/base.kld" -t 2 > "$work/ours.txt" 2>&1
 ours=$(sed -n 's/^ppl \([0-9.]*\) .*/\1/p' "$work/ours.txt")
@@ -26,7 +28,7 @@ ours_base=$(sed -n 's/^base ppl \([0-9.]*\) .*/\1/p' "$work/self.txt")
   > "$work/llama.txt" 2>&1 || { cat "$work/llama.txt"; echo "FAIL: llama-perplexity did not read the base file"; exit 1; }
 kld=$(sed -n 's/^Mean    KLD: *\([0-9.e-]*\).*/\1/p' "$work/llama.txt")
 # (llama.cpp prints this last line to stdout and its log to stderr: it may land mid-line, so not anchored)
-same=$(grep -o 'Same top p *: *[0-9.]*' "$work/llama.txt" | head -1 | sed 's/.*: *//')
+same=$(grep -m1 -o 'Same top p *: *[0-9.]*' "$work/llama.txt" | sed 's/.*: *//')
 ppl_q=$(sed -n 's/^Mean PPL(Q) *: *\([0-9.]*\).*/\1/p' "$work/llama.txt")
 ppl_base=$(sed -n 's/^Mean PPL(base) *: *\([0-9.]*\).*/\1/p' "$work/llama.txt")
 echo "ours: ppl $ours, base ppl read back $ours_base | llama-perplexity on our base file: PPL(Q) $ppl_q," \
