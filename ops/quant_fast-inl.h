@@ -14,7 +14,8 @@
 //     of block h, exactly the twin's 16 accumulators (VnniTile). vpdpbusd takes unsigned × signed bytes, so
 //     the weights become unsigned u = w + o and the offset is taken out with the activations' group sums g_i
 //     (−o·g_i, the instruction's initial value):  Q6_K o = 32 (u the 6-bit q),  Q4_K/Q5_K o = 0.
-//     K-quants on AVX2 / AVX-512 without VNNI, and every type on other targets, run the scalar twin.
+//     K-quants on AVX2 / AVX-512 without VNNI: Avx2KQuantRange — lanes = the 8 groups of a block, pmaddwd +
+//     one horizontal add, an even and an odd accumulator vector. Other targets run the scalar twin.
 // Highway 1.0.3 has no int8 dot product (nor a horizontal pair add), so the kernels are plain intrinsics:
 // the VNNI ones in functions with their own `target` attribute, compiled once and called from the AVX3
 // target only when the CPU has VNNI (FastUseVnni, switchable off for tests); the AVX2 one inside the
@@ -588,6 +589,125 @@ HWY_INLINE void Avx2BlockOrderRange(const FastActs& a, size_t T, const uint8_t* 
     if (t < T) Avx2Rows8<1, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
   }
 }
+
+// K-quants on AVX2 and AVX-512 without VNNI: the group order (twin steps 3b-4), lanes = the 8 groups of one
+// block. Per row and 32-block the 32 weights are unpacked in a vector register (Avx2KQuantWeights: 32
+// contiguous bytes of nibbles, plus 32 of high bits for Q5_K/Q6_K), widened to int16 and multiplied with the
+// activation block by `pmaddwd`; one `hadd` of the two halves' pair sums gives the 8 group sums s_i in lane
+// order [0 1 4 5 | 2 3 6 7], which one permute puts in order. Then exactly the twin's operations, into the
+// even (b even) or the odd accumulator vector:
+//    acc ← fma(f32(s_i), ds_i·dx, acc);   Q4_K/Q5_K then   acc ← fma(f32(g_i), (−m)·dx, acc)
+// and the 16 lanes folded by FoldSum16. A row's blocks are unpacked once per tile of up to 4 tokens.
+// The scales of one super-block (256 weights, 8 blocks) at p, as the twin's DecodeWeightBlock computes
+// them: ds[2k], ds[2k + 1] the scales of block k's groups 0-3 and 4-7 (equal but for Q6_K's 16-weight
+// scales), m[k] its min (Q4_K/Q5_K). Once per super-block, not per block: the f16 conversions and the
+// 6-bit scale unpacking are scalar work.
+template <DType kType>
+HWY_INLINE void Avx2SuperBlockScales(const uint8_t* HWY_RESTRICT p, float* HWY_RESTRICT ds, float* HWY_RESTRICT m) {
+  const auto f16 = [](const uint8_t* at) {
+    uint16_t bits;
+    std::memcpy(&bits, at, 2);
+    return F32FromF16(bits);
+  };
+  if constexpr (kType == DType::Q6_K) {
+    const float d = f16(p + 208);
+    for (int i = 0; i < 16; ++i) ds[i] = d * float(static_cast<int8_t>(p[192 + i]));
+    for (int k = 0; k < 8; ++k) m[k] = 0.0f;
+  } else {
+    const float d = f16(p), dmin = f16(p + 2);
+    for (int k = 0; k < 8; ++k) {
+      uint8_t sc, mn;
+      KScaleMin(p + 4, k, &sc, &mn);
+      ds[2 * k] = ds[2 * k + 1] = d * float(sc);
+      m[k] = dmin * float(mn);
+    }
+  }
+}
+
+// Block b's 32 weights w (the twin's DecodeWeightBlock, 32 at once), p its super-block.
+template <DType kType>
+HWY_INLINE __m256i Avx2KQuantWeights(const uint8_t* HWY_RESTRICT p, size_t b) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  if constexpr (kType == DType::Q6_K) {
+    // Weights v0 .. v0 + 31 of the 256: low nibbles from ql (high nibble for the upper 64 of each 128),
+    // 2 high bits from qh at bit 2r.
+    const size_t v0 = 32 * (b % 8), h = v0 / 128, r = (v0 % 128) / 32;
+    const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * h + 32 * (r % 2)));
+    const __m256i lo = r < 2 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 128 + 32 * h));
+    // 16-bit shifts, then a per-byte mask: a byte keeps only its own bits 2r, 2r + 1 (2r + 1 ≤ 7).
+    const __m256i hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(int(2 * r))), _mm256_set1_epi8(3));
+    return _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), _mm256_set1_epi8(32));
+  } else {
+    const int s = int(b % 8);  // the 32-weight sub-block
+    const uint8_t* qs = p + (kType == DType::Q5_K ? 48 : 16) + 32 * (s / 2);
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
+    __m256i q = s % 2 ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4) : _mm256_and_si256(raw, low4);
+    if constexpr (kType == DType::Q5_K) {
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16));
+      const __m256i bit = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(s)), _mm256_set1_epi8(1));
+      q = _mm256_or_si256(q, _mm256_slli_epi16(bit, 4));
+    }
+    return q;
+  }
+}
+
+// out[t0 + i, n] for kX tokens and the one weight row `row`.
+template <size_t kX, DType kType>
+HWY_INLINE void Avx2KQuantTile(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT row,
+                               float* HWY_RESTRICT out, size_t N, size_t n) {
+  constexpr bool kMin = kType == DType::Q4_K || kType == DType::Q5_K;
+  const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+  __m256 acc[kX][2];  // [token][b % 2]: the twin's accumulators 0-7 and 8-15
+  for (size_t i = 0; i < kX; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  float sb_ds[16], sb_m[8];  // the current super-block's scales
+  for (size_t b = 0; b < a.nb; ++b) {
+    const uint8_t* p = row + b / 8 * BlockBytes(kType);
+    const size_t k = b % 8;
+    if (k == 0) Avx2SuperBlockScales<kType>(p, sb_ds, sb_m);
+    const __m256 ds = _mm256_set_m128(_mm_set1_ps(sb_ds[2 * k + 1]), _mm_set1_ps(sb_ds[2 * k]));
+    const float m = sb_m[k];
+    const __m256i w = Avx2KQuantWeights<kType>(p, b);
+    const __m256i wlo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w));
+    const __m256i whi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w, 1));
+    for (size_t i = 0; i < kX; ++i) {
+      const int8_t* q = a.Q(t0 + i, b);
+      const __m256i xlo = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+      const __m256i xhi = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16)));
+      const __m256i pairs = _mm256_hadd_epi32(_mm256_madd_epi16(wlo, xlo), _mm256_madd_epi16(whi, xhi));
+      const __m256i s = _mm256_permutevar8x32_epi32(pairs, order);
+      const __m256 dx = _mm256_set1_ps(a.Dx(t0 + i, b));
+      __m256& A = acc[i][b % 2];
+      A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(ds, dx), A);
+      if constexpr (kMin) {
+        const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.G8(t0 + i, b)));
+        A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(g), _mm256_mul_ps(_mm256_set1_ps(-m), dx), A);
+      }
+    }
+  }
+  for (size_t i = 0; i < kX; ++i) {
+    alignas(32) float lanes[16];
+    _mm256_store_ps(lanes, acc[i][0]);
+    _mm256_store_ps(lanes + 8, acc[i][1]);
+    out[(t0 + i) * N + n] = FoldSum16(lanes);
+  }
+}
+
+template <DType kType>
+HWY_INLINE void Avx2KQuantRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes, size_t n_begin,
+                                size_t n_end, float* out, size_t N) {
+  for (size_t n = n_begin; n < n_end; ++n) {
+    const uint8_t* row = w + n * row_bytes;
+    size_t t = 0;
+    for (; t + 4 <= T; t += 4) Avx2KQuantTile<4, kType>(a, t, row, out, N, n);
+    switch (T - t) {
+      case 3: Avx2KQuantTile<3, kType>(a, t, row, out, N, n); break;
+      case 2: Avx2KQuantTile<2, kType>(a, t, row, out, N, n); break;
+      case 1: Avx2KQuantTile<1, kType>(a, t, row, out, N, n); break;
+      default: break;
+    }
+  }
+}
 #endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 
 // Output columns [n_begin, n_end) of every token, on the calling thread: what one task of MatMulFastT does.
@@ -605,14 +725,18 @@ HWY_INLINE void MatMulFastRowRange(const FastActs& a, const float* HWY_RESTRICT 
     if (vnni) return VnniBlockOrderRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
 #endif
     return Avx2BlockOrderRange<kType == DType::Q4_0>(a, T, w, row_bytes, n_begin, n_end, out, N);
-  }
+  } else {
 #if GEMMA4_OPS_HAVE_VNNI && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
-  if (vnni) return VnniRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
+    if (vnni) return VnniRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
 #endif
-  (void)vnni;
-#endif
+    (void)vnni;
+    (void)x;
+    return Avx2KQuantRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
+  }
+#else
   (void)a;
   scalar::MatMulFastRows(x, T, K, w, kType, N, n_begin, n_end, out);
+#endif
 }
 
 // x quantized into `a` (the calling thread's FastActsScratch) where a SIMD kernel reads it; the twin
