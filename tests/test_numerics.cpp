@@ -74,6 +74,19 @@ bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// ops::MatMul in `fast` numerics gives the scalar twin's bits on every target and fast path.
+void CheckFastEqualsTwin(const std::vector<float>& x, size_t T, size_t K, const std::vector<uint8_t>& w, DType t,
+                         size_t N, const char* what = "") {
+  std::vector<float> ref(T * N), out(T * N);
+  ops::scalar::MatMulFast(x.data(), T, K, w.data(), t, N, ref.data());
+  ForEachFastPath([&] {
+    INFO("dtype " << DTypeName(t) << " T=" << T << " K=" << K << " N=" << N << what);
+    std::fill(out.begin(), out.end(), -1.0f);
+    ops::MatMul(x.data(), T, K, w.data(), t, N, out.data(), ops::Numerics::kFast);
+    REQUIRE(SameBits(out, ref));
+  });
+}
+
 struct NumericsScope {  // sets the process-wide mode, restores exact at scope exit
   explicit NumericsScope(ops::Numerics m) { ops::SetNumerics(m); }
   ~NumericsScope() { ops::SetNumerics(ops::Numerics::kExact); }
@@ -119,30 +132,14 @@ TEST_CASE("fast MatMul equals its scalar twin bit for bit, on every target", "[n
         std::vector<float> x = RandomFloats(T * K, uint32_t(K + T));
         for (size_t k = 0; k < std::min<size_t>(K, 32); ++k) x[k] = 0.0f;  // an all-zero block
         if (K > 64) x[40] = 1e30f, x[41] = -1e-30f;                          // a huge and a tiny value
-        const std::vector<uint8_t> w = BlockRows(t, N, K, uint32_t(K) + 1);
-        std::vector<float> ref(T * N), out(T * N);
-        ops::scalar::MatMulFast(x.data(), T, K, w.data(), t, N, ref.data());
-        ForEachFastPath([&] {
-          INFO("dtype " << DTypeName(t) << " T=" << T << " K=" << K << " N=" << N);
-          std::fill(out.begin(), out.end(), -1.0f);
-          ops::MatMul(x.data(), T, K, w.data(), t, N, out.data(), ops::Numerics::kFast);
-          REQUIRE(SameBits(out, ref));
-        });
+        CheckFastEqualsTwin(x, T, K, BlockRows(t, N, K, uint32_t(K) + 1), t, N);
       }
     }
     // A matrix of several weight panels (prefill multiplies each panel by every token tile in turn).
     const size_t K = 8192, N = 130, T = 6;
     REQUIRE(N > 2 * ops::FastPanelRows(ops::RowBytes(t, K)));
     const std::vector<float> x = RandomFloats(T * K, 77);
-    const std::vector<uint8_t> w = BlockRows(t, N, K, 78);
-    std::vector<float> ref(T * N), out(T * N);
-    ops::scalar::MatMulFast(x.data(), T, K, w.data(), t, N, ref.data());
-    ForEachFastPath([&] {
-      INFO("dtype " << DTypeName(t) << " T=" << T << " K=" << K << " N=" << N << " (panels)");
-      std::fill(out.begin(), out.end(), -1.0f);
-      ops::MatMul(x.data(), T, K, w.data(), t, N, out.data(), ops::Numerics::kFast);
-      REQUIRE(SameBits(out, ref));
-    });
+    CheckFastEqualsTwin(x, T, K, BlockRows(t, N, K, 78), t, N, " (panels)");
   }
 }
 
@@ -155,15 +152,7 @@ TEST_CASE("fast Q8_0/Q4_0: whole and partial row tiles (16 rows VNNI, 8 AVX2), e
       for (size_t N : {8, 15, 16, 17, 24, 31, 32, 33, 47}) {
         const std::vector<uint8_t> w = BlockRows(t, N, K, uint32_t(K * 3 + N));
         for (size_t T : {1, 2, 3, 4, 5, 7, 8, 11, 16, 17}) {
-          const std::vector<float> x = RandomFloats(T * K, uint32_t(K + 100 * T + N));
-          std::vector<float> ref(T * N), out(T * N);
-          ops::scalar::MatMulFast(x.data(), T, K, w.data(), t, N, ref.data());
-          ForEachFastPath([&] {
-            INFO("dtype " << DTypeName(t) << " T=" << T << " K=" << K << " N=" << N);
-            std::fill(out.begin(), out.end(), -1.0f);
-            ops::MatMul(x.data(), T, K, w.data(), t, N, out.data(), ops::Numerics::kFast);
-            REQUIRE(SameBits(out, ref));
-          });
+          CheckFastEqualsTwin(RandomFloats(T * K, uint32_t(K + 100 * T + N)), T, K, w, t, N);
         }
       }
     }
