@@ -24,11 +24,13 @@ head -1 "$work/run.txt" > "$work/ids.txt"
 ours=$(sed -n 's/^ppl \([0-9.]*\) .*/\1/p' "$work/ours.txt")
 "$build/gemma4-eval" ppl --ids-file "$work/ids.txt" -c 32 --kl-base "$work/base.kld" -t 2 > "$work/self.txt" 2>&1
 ours_base=$(sed -n 's/^base ppl \([0-9.]*\) .*/\1/p' "$work/self.txt")
+# (stdout and stderr to separate files: llama.cpp prints its results to a buffered stdout and a few log lines
+# to stderr, and in one file a stderr line could land inside a result line, which then did not match)
 "$perplexity" -m "$work/m.gguf" --kl-divergence-base "$work/base.kld" --kl-divergence -c 32 -b 32 -t 2 \
-  > "$work/llama.txt" 2>&1 || { cat "$work/llama.txt"; echo "FAIL: llama-perplexity did not read the base file"; exit 1; }
+  > "$work/llama.txt" 2> "$work/llama.err" ||
+  { cat "$work/llama.err" "$work/llama.txt"; echo "FAIL: llama-perplexity did not read the base file"; exit 1; }
 kld=$(sed -n 's/^Mean    KLD: *\([0-9.e-]*\).*/\1/p' "$work/llama.txt")
-# (llama.cpp prints this last line to stdout and its log to stderr: it may land mid-line, so not anchored)
-same=$(grep -m1 -o 'Same top p *: *[0-9.]*' "$work/llama.txt" | sed 's/.*: *//')
+same=$(sed -n 's/^Same top p *: *\([0-9.]*\).*/\1/p' "$work/llama.txt")
 ppl_q=$(sed -n 's/^Mean PPL(Q) *: *\([0-9.]*\).*/\1/p' "$work/llama.txt")
 ppl_base=$(sed -n 's/^Mean PPL(base) *: *\([0-9.]*\).*/\1/p' "$work/llama.txt")
 echo "ours: ppl $ours, base ppl read back $ours_base | llama-perplexity on our base file: PPL(Q) $ppl_q," \
