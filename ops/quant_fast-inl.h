@@ -8,14 +8,15 @@
 //       AVX-512 VNNI: VnniBlockOrderRange — 16 rows; decode (T ≤ 3) transposes each block of the 16 rows on
 //         the fly (VnniRowsDecode), prefill packs each 16-row tile once into a scratch that every token
 //         then reuses (VnniPackTile, VnniRowsPacked).
-//       AVX2 and AVX-512 without VNNI: Avx2BlockOrderRange — 8 rows, pmaddwd + horizontal adds.
+//       AVX2 and AVX-512 without VNNI: Avx2BlockOrderRange — 8 rows, pmaddubsw + horizontal adds, the next
+//         tile prefetched.
 //   - K-quants, the group order (twin steps 3b-4: 16 group accumulators folded): on AVX-512 VNNI one
 //     `vpdpbusd` multiplies a pair of blocks (64 bytes) of one row into 16 int32 lanes, lane 8h + i = group i
 //     of block h, exactly the twin's 16 accumulators (VnniTile). vpdpbusd takes unsigned × signed bytes, so
 //     the weights become unsigned u = w + o and the offset is taken out with the activations' group sums g_i
 //     (−o·g_i, the instruction's initial value):  Q6_K o = 32 (u the 6-bit q),  Q4_K/Q5_K o = 0.
-//     K-quants on AVX2 / AVX-512 without VNNI: Avx2KQuantRange — lanes = the 8 groups of a block, pmaddwd +
-//     one horizontal add, an even and an odd accumulator vector. Other targets run the scalar twin.
+//     K-quants on AVX2 / AVX-512 without VNNI: Avx2KQuantRange — lanes = the 8 groups of a block, pmaddubsw +
+//     pmaddwd by ones, an even and an odd accumulator vector. Other targets run the scalar twin.
 // Highway 1.0.3 has no int8 dot product (nor a horizontal pair add), so the kernels are plain intrinsics:
 // the VNNI ones in functions with their own `target` attribute, compiled once and called from the AVX3
 // target only when the CPU has VNNI (FastUseVnni, switchable off for tests); the AVX2 one inside the
@@ -134,15 +135,8 @@ GEMMA4_OPS_VNNI_TARGET static inline float VnniF16(const uint8_t* p) {
 
 // Q4_K/Q5_K: the 8 sub-block scales d·sc[s] and −(dmin·m[s]) of the super-block at p, once per super-block.
 GEMMA4_OPS_VNNI_TARGET static inline void VnniSuperBlockScales(const uint8_t* p, __m256* d1, __m256* neg_m1) {
-  // KScaleMin for all 8 sub-blocks at once, a byte per sub-block in 32-bit words: with a, b, c the packed
-  // bytes 0-3, 4-7, 8-11, sc[0..3] = a & 63, m[0..3] = b & 63, and for 4..7 the low nibbles (sc) or high
-  // nibbles (m) of c with the top 2 bits of a (sc) or b (m) above them: (x >> 6) << 4 = (x >> 2) & 0x30.
-  uint32_t a, b, c;
-  std::memcpy(&a, p + 4, 4);
-  std::memcpy(&b, p + 8, 4);
-  std::memcpy(&c, p + 12, 4);
-  const uint64_t sc = uint64_t(a & 0x3F3F3F3Fu) | uint64_t((c & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)) << 32;
-  const uint64_t m = uint64_t(b & 0x3F3F3F3Fu) | uint64_t(((c >> 4) & 0x0F0F0F0Fu) | ((b >> 2) & 0x30303030u)) << 32;
+  uint64_t sc, m;
+  KScalesMins(p + 4, &sc, &m);
   const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(sc))));
   const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(m))));
   *d1 = _mm256_mul_ps(_mm256_set1_ps(VnniF16(p)), scf);
@@ -514,11 +508,17 @@ HWY_INLINE void QuantizeActs(const float* HWY_RESTRICT x, size_t T, size_t K, Fa
 }
 
 // Q8_0 / Q4_0 on AVX2 and AVX-512 without VNNI: the block order (twin step 3a), lanes = 8 weight ROWS.
-// Per row and token, block b's 32 products are formed by `pmaddwd` on bytes widened to int16 (no
-// saturation: |w·q| ≤ 128·127 and a pair sum < 2^15·2), giving 8 int32 partial sums whose total is S_b.
-// Three levels of horizontal adds turn 8 rows' partials into one vector, lane r = S_b of row r:
-//    hadd(p0, p1), hadd(p2, p3), … (within 128-bit halves), hadd of those, then the two halves added.
-// (Integer sums are exact, so this order is free.) Then, as the twin, one conversion and one fma per block:
+// Per row and token, `pmaddubsw` multiplies 32 unsigned by 32 signed bytes into 16 int16 pair sums:
+//   Q4_0: the nibbles u = w + 8 (0..15) as they are, times q; a pair sum is ≤ 2·15·127 in magnitude.
+//   Q8_0: |w| times q with w's sign (the sign trick: pmaddubsw's first operand is unsigned), ≤ 2·128·127.
+// Horizontal adds then turn 8 rows' partial sums into one vector, lane r = row r's sum (integer sums are
+// exact, so their order is free):
+//   Q4_0: three levels of 16-bit `phaddw` (a sum of 16 products is ≤ 30480 < 2^15), each 128-bit half then
+//         holds rows 0-7's sums of its 16 weights; the halves widened to int32 and added, −8·G_b taken out:
+//         S_b = Σ u·q − 8·Σ q.
+//   Q8_0: `pmaddwd` by ones to 8 int32 partials per row (16-bit sums could overflow), three levels of
+//         `phaddd`, the two 128-bit halves added.
+// Then, as the twin, one conversion and one fma per block:
 //    acc ← fma(f32(S_b), d_b·dx_b, acc)   for the 8 outputs at once.
 // Written with AVX2 intrinsics: Highway 1.0.3 has no horizontal pair add. Trap: as in the VNNI kernel, a
 // last tile of fewer than 8 rows is computed on a zero-padded copy and only its rows are stored.
@@ -526,42 +526,51 @@ template <size_t kX, bool kQ4>
 HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT rows, size_t rb,
                               float* HWY_RESTRICT out, size_t N, size_t n, size_t valid) {
   constexpr size_t kBB = kQ4 ? 18 : 34;
+  const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const __m256i nibble_shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
   __m256 acc[kX];
   for (size_t i = 0; i < kX; ++i) acc[i] = _mm256_setzero_ps();
   for (size_t b = 0; b < a.nb; ++b) {
-    __m256i xlo[kX], xhi[kX];
-    for (size_t i = 0; i < kX; ++i) {
-      const int8_t* q = a.Q(t0 + i, b);
-      xlo[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
-      xhi[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16)));
-    }
+    __m256i x[kX];
+    for (size_t i = 0; i < kX; ++i) x[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Q(t0 + i, b)));
+    // As the VNNI kernel: ask for the next tile's b-th slice (the hardware prefetcher stops at 4 KiB pages).
+    const uint8_t* next = rows + 8 * rb + b * 8 * kBB;
+    for (size_t l = 0; l < 8 * kBB; l += 64) _mm_prefetch(reinterpret_cast<const char*>(next + l), _MM_HINT_T0);
     alignas(16) uint16_t d16[8];
-    __m256i h[kX][4];  // per token, hadd of rows (2k, 2k + 1)
+    __m256i h[kX][4];  // per token, the first horizontal add of rows 2k, 2k + 1 (few live registers)
     for (size_t k = 0; k < 4; ++k) {
-      __m256i p[kX][2];
+      __m256i p[kX][2];  // per token and row: Q4_0 16 int16, Q8_0 8 int32 partial sums
       for (size_t r = 0; r < 2; ++r) {
         const uint8_t* blk = rows + (2 * k + r) * rb + b * kBB;
         std::memcpy(&d16[2 * k + r], blk, 2);
-        __m256i wlo, whi;
         if constexpr (kQ4) {
-          const __m256i raw = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
-          const __m256i eight = _mm256_set1_epi16(8);
-          wlo = _mm256_sub_epi16(_mm256_and_si256(raw, _mm256_set1_epi16(0xF)), eight);
-          whi = _mm256_sub_epi16(_mm256_srli_epi16(raw, 4), eight);
+          // low nibbles (weights 0-15) in the low half, high nibbles (16-31) in the high half
+          const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
+          const __m256i u = _mm256_and_si256(_mm256_srlv_epi32(both, nibble_shift), low4);
+          for (size_t i = 0; i < kX; ++i) p[i][r] = _mm256_maddubs_epi16(u, x[i]);
         } else {
-          wlo = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
-          whi = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18)));
+          const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+          const __m256i u = _mm256_abs_epi8(w);
+          for (size_t i = 0; i < kX; ++i)
+            p[i][r] = _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_sign_epi8(x[i], w)), ones);
         }
-        for (size_t i = 0; i < kX; ++i)
-          p[i][r] = _mm256_add_epi32(_mm256_madd_epi16(wlo, xlo[i]), _mm256_madd_epi16(whi, xhi[i]));
       }
-      for (size_t i = 0; i < kX; ++i) h[i][k] = _mm256_hadd_epi32(p[i][0], p[i][1]);
+      for (size_t i = 0; i < kX; ++i)
+        h[i][k] = kQ4 ? _mm256_hadd_epi16(p[i][0], p[i][1]) : _mm256_hadd_epi32(p[i][0], p[i][1]);
     }
     const __m256 d = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d16)));
     for (size_t i = 0; i < kX; ++i) {
-      // [rows 0-3 | rows 0-3] and [rows 4-7 | rows 4-7], low and high 128-bit halves of each row's sums
-      const __m256i q0 = _mm256_hadd_epi32(h[i][0], h[i][1]), q1 = _mm256_hadd_epi32(h[i][2], h[i][3]);
-      const __m256i s = _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
+      __m256i s;
+      if constexpr (kQ4) {
+        const __m256i h2 = _mm256_hadd_epi16(_mm256_hadd_epi16(h[i][0], h[i][1]), _mm256_hadd_epi16(h[i][2], h[i][3]));
+        // each 128-bit half: rows 0-7's sums of its 16 weights
+        s = _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(h2)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h2, 1)));
+        s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * a.G(t0 + i, b)));
+      } else {
+        // [rows 0-3 | rows 0-3] and [rows 4-7 | rows 4-7], low and high 128-bit halves of each row's sums
+        const __m256i q0 = _mm256_hadd_epi32(h[i][0], h[i][1]), q1 = _mm256_hadd_epi32(h[i][2], h[i][3]);
+        s = _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
+      }
       acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, _mm256_set1_ps(a.Dx(t0 + i, b))), acc[i]);
     }
   }
@@ -591,42 +600,46 @@ HWY_INLINE void Avx2BlockOrderRange(const FastActs& a, size_t T, const uint8_t* 
 }
 
 // K-quants on AVX2 and AVX-512 without VNNI: the group order (twin steps 3b-4), lanes = the 8 groups of one
-// block. Per row and 32-block the 32 weights are unpacked in a vector register (Avx2KQuantWeights: 32
-// contiguous bytes of nibbles, plus 32 of high bits for Q5_K/Q6_K), widened to int16 and multiplied with the
-// activation block by `pmaddwd`; one `hadd` of the two halves' pair sums gives the 8 group sums s_i in lane
-// order [0 1 4 5 | 2 3 6 7], which one permute puts in order. Then exactly the twin's operations, into the
-// even (b even) or the odd accumulator vector:
+// block. Per row and 32-block the 32 weights are unpacked in a vector register as unsigned bytes u = w + o
+// (Avx2KQuantUnsigned; Q4_K/Q5_K o = 0, Q6_K o = 32), and `pmaddubsw` (unsigned × signed bytes to int16 pair
+// sums, no saturation: |2·63·127| < 2^15) then `pmaddwd` by ones give the 8 group sums Σ u·q in lane order;
+// Q6_K takes out its offset with the activations' group sums, s_i = Σ u·q − 32·g_i. Then exactly the twin's
+// operations, into the even (b even) or the odd accumulator vector:
 //    acc ← fma(f32(s_i), ds_i·dx, acc);   Q4_K/Q5_K then   acc ← fma(f32(g_i), (−m)·dx, acc)
 // and the 16 lanes folded by FoldSum16. A row's blocks are unpacked once per tile of up to 4 tokens.
 // The scales of one super-block (256 weights, 8 blocks) at p, as the twin's DecodeWeightBlock computes
-// them: ds[2k], ds[2k + 1] the scales of block k's groups 0-3 and 4-7 (equal but for Q6_K's 16-weight
-// scales), m[k] its min (Q4_K/Q5_K). Once per super-block, not per block: the f16 conversions and the
-// 6-bit scale unpacking are scalar work.
+// them, once per super-block: Q6_K ds[0..15] the 16-weight scales d·sc (block k's groups 0-3 use ds[2k],
+// 4-7 ds[2k + 1]); Q4_K/Q5_K ds[k] = d·sc[k] and neg_m[k] = −(dmin·m[k]).
 template <DType kType>
-HWY_INLINE void Avx2SuperBlockScales(const uint8_t* HWY_RESTRICT p, float* HWY_RESTRICT ds, float* HWY_RESTRICT m) {
+HWY_INLINE void Avx2SuperBlockScales(const uint8_t* HWY_RESTRICT p, float* HWY_RESTRICT ds, float* HWY_RESTRICT neg_m) {
   const auto f16 = [](const uint8_t* at) {
     uint16_t bits;
     std::memcpy(&bits, at, 2);
-    return F32FromF16(bits);
+    return _mm256_set1_ps(F32FromF16(bits));
+  };
+  const auto bytes_to_f32 = [](uint64_t bytes, bool is_signed) {
+    const __m128i v = _mm_cvtsi64_si128(static_cast<long long>(bytes));
+    return _mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v));
   };
   if constexpr (kType == DType::Q6_K) {
-    const float d = f16(p + 208);
-    for (int i = 0; i < 16; ++i) ds[i] = d * float(static_cast<int8_t>(p[192 + i]));
-    for (int k = 0; k < 8; ++k) m[k] = 0.0f;
+    const __m256 d = f16(p + 208);
+    uint64_t lo, hi;
+    std::memcpy(&lo, p + 192, 8);
+    std::memcpy(&hi, p + 200, 8);
+    _mm256_storeu_ps(ds, _mm256_mul_ps(d, bytes_to_f32(lo, true)));
+    _mm256_storeu_ps(ds + 8, _mm256_mul_ps(d, bytes_to_f32(hi, true)));
   } else {
-    const float d = f16(p), dmin = f16(p + 2);
-    for (int k = 0; k < 8; ++k) {
-      uint8_t sc, mn;
-      KScaleMin(p + 4, k, &sc, &mn);
-      ds[2 * k] = ds[2 * k + 1] = d * float(sc);
-      m[k] = dmin * float(mn);
-    }
+    uint64_t sc, m;
+    KScalesMins(p + 4, &sc, &m);
+    _mm256_storeu_ps(ds, _mm256_mul_ps(f16(p), bytes_to_f32(sc, false)));
+    _mm256_storeu_ps(neg_m, _mm256_xor_ps(_mm256_mul_ps(f16(p + 2), bytes_to_f32(m, false)), _mm256_set1_ps(-0.0f)));
   }
 }
 
-// Block b's 32 weights w (the twin's DecodeWeightBlock, 32 at once), p its super-block.
+// Block b's 32 weights as unsigned bytes u = w + o (the twin's DecodeWeightBlock, 32 at once), p its
+// super-block.
 template <DType kType>
-HWY_INLINE __m256i Avx2KQuantWeights(const uint8_t* HWY_RESTRICT p, size_t b) {
+HWY_INLINE __m256i Avx2KQuantUnsigned(const uint8_t* HWY_RESTRICT p, size_t b) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   if constexpr (kType == DType::Q6_K) {
     // Weights v0 .. v0 + 31 of the 256: low nibbles from ql (high nibble for the upper 64 of each 128),
@@ -637,7 +650,7 @@ HWY_INLINE __m256i Avx2KQuantWeights(const uint8_t* HWY_RESTRICT p, size_t b) {
     const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 128 + 32 * h));
     // 16-bit shifts, then a per-byte mask: a byte keeps only its own bits 2r, 2r + 1 (2r + 1 ≤ 7).
     const __m256i hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(int(2 * r))), _mm256_set1_epi8(3));
-    return _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), _mm256_set1_epi8(32));
+    return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
   } else {
     const int s = int(b % 8);  // the 32-weight sub-block
     const uint8_t* qs = p + (kType == DType::Q5_K ? 48 : 16) + 32 * (s / 2);
@@ -652,45 +665,51 @@ HWY_INLINE __m256i Avx2KQuantWeights(const uint8_t* HWY_RESTRICT p, size_t b) {
   }
 }
 
+// FoldSum16 (step 4) of the accumulators lo (0-7) and hi (8-15), in registers: the same adds in the same
+// order (lane i + lane i+8, then i + i+4, i + i+2, 0 + 1), so the same bits.
+HWY_INLINE float Avx2FoldSum16(__m256 lo, __m256 hi) {
+  const __m256 s8 = _mm256_add_ps(lo, hi);
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
 // out[t0 + i, n] for kX tokens and the one weight row `row`.
 template <size_t kX, DType kType>
 HWY_INLINE void Avx2KQuantTile(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT row,
                                float* HWY_RESTRICT out, size_t N, size_t n) {
   constexpr bool kMin = kType == DType::Q4_K || kType == DType::Q5_K;
-  const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+  const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[kX][2];  // [token][b % 2]: the twin's accumulators 0-7 and 8-15
   for (size_t i = 0; i < kX; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  float sb_ds[16], sb_m[8];  // the current super-block's scales
-  for (size_t b = 0; b < a.nb; ++b) {
-    const uint8_t* p = row + b / 8 * BlockBytes(kType);
-    const size_t k = b % 8;
-    if (k == 0) Avx2SuperBlockScales<kType>(p, sb_ds, sb_m);
-    const __m256 ds = _mm256_set_m128(_mm_set1_ps(sb_ds[2 * k + 1]), _mm_set1_ps(sb_ds[2 * k]));
-    const float m = sb_m[k];
-    const __m256i w = Avx2KQuantWeights<kType>(p, b);
-    const __m256i wlo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w));
-    const __m256i whi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w, 1));
-    for (size_t i = 0; i < kX; ++i) {
-      const int8_t* q = a.Q(t0 + i, b);
-      const __m256i xlo = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
-      const __m256i xhi = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16)));
-      const __m256i pairs = _mm256_hadd_epi32(_mm256_madd_epi16(wlo, xlo), _mm256_madd_epi16(whi, xhi));
-      const __m256i s = _mm256_permutevar8x32_epi32(pairs, order);
-      const __m256 dx = _mm256_set1_ps(a.Dx(t0 + i, b));
-      __m256& A = acc[i][b % 2];
-      A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(ds, dx), A);
-      if constexpr (kMin) {
+  const size_t row_bytes = a.nb / 8 * BlockBytes(kType);
+  alignas(32) float sb_ds[16], sb_neg_m[8];  // the current super-block's scales
+  // Blocks in pairs (a K-quant row has a multiple of 8), so that acc[i][h] has a constant index and stays
+  // in a register.
+  for (size_t b0 = 0; b0 < a.nb; b0 += 2) {
+    const uint8_t* p = row + b0 / 8 * BlockBytes(kType);
+    // The next row's bytes at this point, one row ahead (past the matrix is harmless: never faults).
+    _mm_prefetch(reinterpret_cast<const char*>(p + row_bytes + b0 % 8 * 32), _MM_HINT_T0);
+    if (b0 % 8 == 0) Avx2SuperBlockScales<kType>(p, sb_ds, sb_neg_m);
+    for (size_t h = 0; h < 2; ++h) {
+      const size_t b = b0 + h, k = b % 8;
+      const __m256 ds = kType == DType::Q6_K ? _mm256_set_m128(_mm_broadcast_ss(&sb_ds[2 * k + 1]), _mm_broadcast_ss(&sb_ds[2 * k]))
+                                             : _mm256_broadcast_ss(&sb_ds[k]);
+      const __m256i u = Avx2KQuantUnsigned<kType>(p, b);
+      for (size_t i = 0; i < kX; ++i) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Q(t0 + i, b)));
+        __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), ones);
         const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.G8(t0 + i, b)));
-        A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(g), _mm256_mul_ps(_mm256_set1_ps(-m), dx), A);
+        if constexpr (kType == DType::Q6_K) s = _mm256_sub_epi32(s, _mm256_slli_epi32(g, 5));
+        const __m256 dx = _mm256_broadcast_ss(&a.dx[(t0 + i) * a.nbp + b]);
+        __m256& A = acc[i][h];
+        A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(ds, dx), A);
+        if constexpr (kMin)
+          A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(g), _mm256_mul_ps(_mm256_broadcast_ss(&sb_neg_m[k]), dx), A);
       }
     }
   }
-  for (size_t i = 0; i < kX; ++i) {
-    alignas(32) float lanes[16];
-    _mm256_store_ps(lanes, acc[i][0]);
-    _mm256_store_ps(lanes + 8, acc[i][1]);
-    out[(t0 + i) * N + n] = FoldSum16(lanes);
-  }
+  for (size_t i = 0; i < kX; ++i) out[(t0 + i) * N + n] = Avx2FoldSum16(acc[i][0], acc[i][1]);
 }
 
 template <DType kType>

@@ -76,6 +76,19 @@ inline void KScaleMin(const uint8_t* scales, int s, uint8_t* sc, uint8_t* m) {
   }
 }
 
+// KScaleMin for all 8 sub-blocks at once (the SIMD kernels' form): byte s of *sc / *m is sc[s] / m[s].
+// With a, b, c the 12 bytes as three little-endian words, sc[0..3] = a & 63, m[0..3] = b & 63, and for 4..7
+// the low nibbles (sc) or high nibbles (m) of c with the top 2 bits of a (sc) or b (m) above them:
+// (x >> 6) << 4 = (x >> 2) & 0x30 per byte.
+inline void KScalesMins(const uint8_t* scales, uint64_t* sc, uint64_t* m) {
+  uint32_t a, b, c;
+  std::memcpy(&a, scales, 4);
+  std::memcpy(&b, scales + 4, 4);
+  std::memcpy(&c, scales + 8, 4);
+  *sc = uint64_t(a & 0x3F3F3F3Fu) | uint64_t((c & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)) << 32;
+  *m = uint64_t(b & 0x3F3F3F3Fu) | uint64_t(((c >> 4) & 0x0F0F0F0Fu) | ((b >> 2) & 0x30303030u)) << 32;
+}
+
 namespace scalar {
 
 // Weight i of a row of block type t (the tests' oracle; the kernels dequantize whole blocks).

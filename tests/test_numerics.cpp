@@ -159,6 +159,37 @@ TEST_CASE("fast Q8_0/Q4_0: whole and partial row tiles (16 rows VNNI, 8 AVX2), e
   }
 }
 
+TEST_CASE("fast MatMul: extreme weights and activations overflow no 16-bit sum", "[numerics]") {
+  // The AVX2 kernels form 16-bit sums (pmaddubsw pairs; Q4_0 sums of 16 products): weights at the ends of
+  // their range (Q8_0 −128 and 127, nibbles 0 and 15, 6-bit 63) against activations at ±127 (every block
+  // of x has its amax at both signs) reach the largest magnitudes those sums can hold.
+  const size_t K = 512, N = 17;
+  for (DType t : kBlockTypes) {
+    std::vector<uint8_t> w = BlockRows(t, N, K, 5);
+    const size_t bb = ops::BlockBytes(t), blocks = w.size() / bb;
+    for (size_t i = 0; i < blocks; ++i) {  // keep each block's scales; its quants all min, all max, mixed
+      uint8_t* b = w.data() + i * bb;
+      const uint8_t q = i % 3 == 0 ? 0x00 : i % 3 == 1 ? 0xFF : 0x0F;  // packed nibbles / bit fields
+      switch (t) {
+        case DType::Q8_0: for (int j = 0; j < 32; ++j) b[2 + j] = i % 3 == 0 || (i % 3 == 2 && j % 2) ? 0x80 : 0x7F; break;
+        case DType::Q4_0: std::memset(b + 2, q, 16); break;
+        case DType::Q4_K: std::memset(b + 16, q, 128); break;
+        case DType::Q5_K: std::memset(b + 16, q, 160); break;
+        case DType::Q6_K: std::memset(b, q, 192); break;
+        default: break;
+      }
+    }
+    for (size_t T : {1, 2, 5}) {
+      std::vector<float> x(T * K);  // blocks of all +1, all −1, alternating: q = ±127
+      for (size_t k = 0; k < x.size(); ++k) {
+        const size_t kind = (k / 32 + k / K) % 3;
+        x[k] = kind == 0 || (kind == 2 && k % 2) ? 1.0f : -1.0f;
+      }
+      CheckFastEqualsTwin(x, T, K, w, t, N, " (extremes)");
+    }
+  }
+}
+
 TEST_CASE("fast twin, Q8_0/Q4_0: one accumulator, one fma per block, blocks in order", "[numerics]") {
   // The definition (quant_fast_scalar.h step 3a) written out again for one row from the decoded blocks:
   // A ← fma(f32(S_b), d_b·dx_b, A), S_b the exact integer dot product of block b.

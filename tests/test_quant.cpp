@@ -123,6 +123,27 @@ TEST_CASE("Q4_K and Q5_K: 6-bit scales and mins of sub-blocks 0-3 and 4-7 unpack
     CHECK(int(sc) == kSc[s]);
     CHECK(int(m) == kMin[s]);
   }
+  // The kernels' form, all 8 at once, on these bytes and on every byte value in every position.
+  uint64_t sc8 = 0, m8 = 0;
+  ops::KScalesMins(kScalesPacked, &sc8, &m8);
+  for (int s = 0; s < 8; ++s) {
+    CHECK(int((sc8 >> (8 * s)) & 0xFF) == kSc[s]);
+    CHECK(int((m8 >> (8 * s)) & 0xFF) == kMin[s]);
+  }
+  for (int pos = 0; pos < 12; ++pos) {
+    for (int v = 0; v < 256; ++v) {
+      uint8_t packed[12];
+      for (int i = 0; i < 12; ++i) packed[i] = uint8_t(i * 37 + 11);
+      packed[pos] = uint8_t(v);
+      ops::KScalesMins(packed, &sc8, &m8);
+      for (int s = 0; s < 8; ++s) {
+        uint8_t sc = 0, m = 0;
+        ops::KScaleMin(packed, s, &sc, &m);
+        REQUIRE(int((sc8 >> (8 * s)) & 0xFF) == int(sc));
+        REQUIRE(int((m8 >> (8 * s)) & 0xFF) == int(m));
+      }
+    }
+  }
 }
 
 TEST_CASE("Q4_K dequantizes to (d·sc)·q − dmin·m, by hand", "[quant]") {
