@@ -17,40 +17,11 @@ using namespace gemma4;
 using gemma4::test::ForEachTarget;
 using gemma4::test::LogitsInChunks;
 using gemma4::test::RandomFloats;
+using gemma4::test::BlockRows;
+using gemma4::test::RandomKQuantRows;
+using gemma4::test::StoreAs;
 
 namespace {
-
-std::vector<uint8_t> Quantized(DType t, size_t rows, size_t K, uint32_t seed, float scale) {
-  const std::vector<float> w = RandomFloats(rows * K, seed, scale);
-  std::vector<uint8_t> q(rows * ops::RowBytes(t, K));
-  ops::scalar::QuantizeRow(w.data(), t, rows * K, q.data());
-  return q;
-}
-
-// Random K-quant rows: random quants and packed scales, with f16 super-block scales of a sane size.
-std::vector<uint8_t> RandomKQuantRows(DType t, size_t rows, size_t K, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> bytes(rows * ops::RowBytes(t, K));
-  for (uint8_t& b : bytes) b = uint8_t(rng());
-  const size_t blocks = bytes.size() / ops::BlockBytes(t);
-  for (size_t i = 0; i < blocks; ++i) {
-    uint8_t* b = bytes.data() + i * ops::BlockBytes(t);
-    const uint16_t d = ops::F16FromF32(0.001f * float(1 + rng() % 50)), dmin = ops::F16FromF32(0.0005f * float(rng() % 40));
-    if (t == DType::Q6_K) {
-      std::memcpy(b + 208, &d, 2);
-    } else {
-      std::memcpy(b, &d, 2);
-      std::memcpy(b + 2, &dmin, 2);
-    }
-  }
-  return bytes;
-}
-
-// Weights of any block type: llama.cpp's quantizer for Q8_0/Q4_0, random blocks for the K-quants.
-std::vector<uint8_t> BlockRows(DType t, size_t rows, size_t K, uint32_t seed) {
-  if (t == DType::Q8_0 || t == DType::Q4_0) return Quantized(t, rows, K, seed, 0.1f);
-  return RandomKQuantRows(t, rows, K, seed);
-}
 
 const DType kBlockTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
@@ -361,20 +332,9 @@ TEST_CASE("K-quant MatMul reads weights in place: equal to the f32 MatMul of the
 // ops::MatMulGroup (q/k/v, gate/up in one call) against one ops::MatMul per part: every output bit, both
 // numerics, every dtype, batches 1..64, 1..3 threads, on every target (and with the VNNI kernel off).
 namespace {
-// Weights of any MatMul dtype: plain types stored from random values, block types as in BlockRows.
+// Weights of any MatMul dtype: plain types stored from random values, block types as BlockRows makes them.
 std::vector<uint8_t> AnyRows(DType t, size_t rows, size_t K, uint32_t seed) {
-  if (ops::IsBlockType(t)) return BlockRows(t, rows, K, seed);
-  const std::vector<float> w = RandomFloats(rows * K, seed, 0.1f);
-  std::vector<uint8_t> bytes(rows * K * ops::DTypeSize(t));
-  for (size_t i = 0; i < w.size(); ++i) {
-    if (t == DType::F32) {
-      std::memcpy(&bytes[4 * i], &w[i], 4);
-    } else {
-      const uint16_t h = t == DType::BF16 ? ops::BF16FromF32(w[i]) : ops::F16FromF32(w[i]);
-      std::memcpy(&bytes[2 * i], &h, 2);
-    }
-  }
-  return bytes;
+  return ops::IsBlockType(t) ? BlockRows(t, rows, K, seed) : StoreAs(RandomFloats(rows * K, seed, 0.1f), t);
 }
 
 struct GroupCase {

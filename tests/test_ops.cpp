@@ -15,24 +15,11 @@
 using namespace gemma4;
 using gemma4::test::ForEachTarget;
 using gemma4::test::RandomFloats;
+using gemma4::test::Quantized;
+using gemma4::test::RandomKQuantRows;
+using gemma4::test::StoreAs;
 
 namespace {
-
-// Weights of dtype t: returns the stored bytes and, in `exact`, the f32 values they hold.
-std::vector<uint8_t> StoreAs(const std::vector<float>& values, DType t, std::vector<float>* exact) {
-  std::vector<uint8_t> bytes(values.size() * ops::DTypeSize(t));
-  exact->resize(values.size());
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (t == DType::F32) {
-      std::memcpy(&bytes[4 * i], &values[i], 4);
-    } else {
-      const uint16_t h = t == DType::BF16 ? ops::BF16FromF32(values[i]) : ops::F16FromF32(values[i]);
-      std::memcpy(&bytes[2 * i], &h, 2);
-    }
-    (*exact)[i] = ops::scalar::ElementToF32(bytes.data(), t, i);
-  }
-  return bytes;
-}
 
 // |ours − ref| ≤ abs + rel·|ref|, element by element.
 void CheckClose(const float* ours, const float* ref, size_t n, double abs, double rel) {
@@ -115,14 +102,6 @@ TEST_CASE("MatMul: a token's row does not depend on the other rows or the thread
   });
 }
 
-// llama.cpp's Q8_0 / Q4_0 rows of random weights (std ≈ scale), quantized by the reference quantizer.
-std::vector<uint8_t> Quantized(DType t, size_t rows, size_t K, uint32_t seed, float scale) {
-  const std::vector<float> w = RandomFloats(rows * K, seed, scale);
-  std::vector<uint8_t> q(rows * ops::RowBytes(t, K));
-  ops::scalar::QuantizeRow(w.data(), t, rows * K, q.data());
-  return q;
-}
-
 TEST_CASE("Q8_0 and Q4_0 MatMul match the oracle and equal the f32 MatMul of the dequantized weights", "[ops][quant]") {
   for (DType t : {DType::Q8_0, DType::Q4_0}) {
     for (size_t K : {32, 64, 96, 160, 256, 512, 1536, 2112, 4096}) {
@@ -165,20 +144,6 @@ TEST_CASE("Q4_0 MatMul: a token's row does not depend on the other rows or the t
     ops::SetNumThreads(threads);
     REQUIRE(std::memcmp(single.data(), all.data(), all.size() * sizeof(float)) == 0);
   });
-}
-
-// Random K-quant rows: random quants and packed sub-block scales, f16 super-block scales of a sane size.
-std::vector<uint8_t> RandomKQuantRows(DType t, size_t rows, size_t K, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> bytes(rows * ops::RowBytes(t, K));
-  for (uint8_t& b : bytes) b = uint8_t(rng());
-  for (size_t i = 0; i < bytes.size() / ops::BlockBytes(t); ++i) {
-    uint8_t* b = bytes.data() + i * ops::BlockBytes(t);
-    const uint16_t d = ops::F16FromF32(0.001f * float(1 + rng() % 50)), dmin = ops::F16FromF32(0.0005f * float(rng() % 40));
-    std::memcpy(b + (t == DType::Q6_K ? 208 : 0), &d, 2);
-    if (t != DType::Q6_K) std::memcpy(b + 2, &dmin, 2);
-  }
-  return bytes;
 }
 
 TEST_CASE("MatMul prefill through weight panels equals decode bit for bit, every dtype, target and thread count",

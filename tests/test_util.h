@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -48,6 +49,51 @@ inline std::vector<float> RandomFloats(size_t n, uint32_t seed, float scale = 1.
   std::vector<float> v(n);
   for (float& x : v) x = dist(rng);
   return v;
+}
+
+// Weights of a plain dtype (F32, BF16, F16) stored from `values`; in `exact` (if given) the f32 values the
+// stored bytes hold.
+inline std::vector<uint8_t> StoreAs(const std::vector<float>& values, DType t, std::vector<float>* exact = nullptr) {
+  std::vector<uint8_t> bytes(values.size() * ops::DTypeSize(t));
+  if (exact) exact->resize(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (t == DType::F32) {
+      std::memcpy(&bytes[4 * i], &values[i], 4);
+    } else {
+      const uint16_t h = t == DType::BF16 ? ops::BF16FromF32(values[i]) : ops::F16FromF32(values[i]);
+      std::memcpy(&bytes[2 * i], &h, 2);
+    }
+    if (exact) (*exact)[i] = ops::scalar::ElementToF32(bytes.data(), t, i);
+  }
+  return bytes;
+}
+
+// llama.cpp's Q8_0 / Q4_0 rows of random weights (std ≈ scale), quantized by the reference quantizer.
+inline std::vector<uint8_t> Quantized(DType t, size_t rows, size_t K, uint32_t seed, float scale) {
+  const std::vector<float> w = RandomFloats(rows * K, seed, scale);
+  std::vector<uint8_t> q(rows * ops::RowBytes(t, K));
+  ops::scalar::QuantizeRow(w.data(), t, rows * K, q.data());
+  return q;
+}
+
+// Random K-quant rows: random quants and packed sub-block scales, f16 super-block scales of a sane size.
+inline std::vector<uint8_t> RandomKQuantRows(DType t, size_t rows, size_t K, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> bytes(rows * ops::RowBytes(t, K));
+  for (uint8_t& b : bytes) b = uint8_t(rng());
+  for (size_t i = 0; i < bytes.size() / ops::BlockBytes(t); ++i) {
+    uint8_t* b = bytes.data() + i * ops::BlockBytes(t);
+    const uint16_t d = ops::F16FromF32(0.001f * float(1 + rng() % 50)), dmin = ops::F16FromF32(0.0005f * float(rng() % 40));
+    std::memcpy(b + (t == DType::Q6_K ? 208 : 0), &d, 2);
+    if (t != DType::Q6_K) std::memcpy(b + 2, &dmin, 2);
+  }
+  return bytes;
+}
+
+// Rows of any block type: llama.cpp's quantizer for Q8_0/Q4_0, random blocks for the K-quants.
+inline std::vector<uint8_t> BlockRows(DType t, size_t rows, size_t K, uint32_t seed) {
+  if (t == DType::Q8_0 || t == DType::Q4_0) return Quantized(t, rows, K, seed, 0.1f);
+  return RandomKQuantRows(t, rows, K, seed);
 }
 
 // All logits of a prompt fed in chunks of `chunk` tokens ([T,V]).
