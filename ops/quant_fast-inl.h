@@ -585,15 +585,97 @@ HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTR
   }
 }
 
+// Q4_0 prefill on AVX2: each 8-row tile packed once, so the tokens run without horizontal adds. Per block
+// the 8 rows' scales (f32) and 8 group registers: lane r of R[g] holds row r's 4 unsigned nibbles of group
+// g (weights 4g..4g+3), a 4×(8×8) transposition done once per tile. Per token, `pmaddubsw` of R[g] with the
+// token's 4 bytes of group g broadcast gives, in lane r, 2 int16 pair sums of row r; the 8 groups add up in
+// int16 (8·2·15·127 = 30480 < 2^15), `pmaddwd` by ones makes lane r = row r's Σ u·q, −8·G_b takes out the
+// offset: S_b of the 8 rows, exact, then the twin's one fma per block.
+constexpr size_t kAvx2PackedBlock = 32 + 8 * 32;
+
+HWY_INLINE void Avx2PackTileQ4(const uint8_t* HWY_RESTRICT rows, size_t rb, size_t nb, uint8_t* HWY_RESTRICT dst) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  for (size_t b = 0; b < nb; ++b) {
+    const uint8_t* p = rows + b * 18;
+    uint8_t* o = dst + b * kAvx2PackedBlock;
+    alignas(16) uint16_t d16[8];
+    for (size_t r = 0; r < 8; ++r) std::memcpy(&d16[r], p + r * rb, 2);
+    _mm256_store_ps(reinterpret_cast<float*>(o), _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d16))));
+    // Z[k] = [row k | row 4 + k] (16 bytes each: byte 4j + e holds weight 4j + e, low nibble, group j, and
+    // 16 + 4j + e, high nibble, group j + 4); after the unpacks lane r of U[j] = row r's bytes 4j..4j+3.
+    __m256i Z[4];
+    for (size_t k = 0; k < 4; ++k)
+      Z[k] = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 + (4 + k) * rb)),
+                              _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 + k * rb)));
+    const __m256i t0 = _mm256_unpacklo_epi32(Z[0], Z[1]), t1 = _mm256_unpackhi_epi32(Z[0], Z[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(Z[2], Z[3]), t3 = _mm256_unpackhi_epi32(Z[2], Z[3]);
+    const __m256i U[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
+                          _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
+    for (size_t j = 0; j < 4; ++j) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(o + 32 + 32 * j), _mm256_and_si256(U[j], low4));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(o + 32 + 32 * (j + 4)), _mm256_and_si256(_mm256_srli_epi16(U[j], 4), low4));
+    }
+  }
+}
+
+// Tokens t0..t0+kX−1 over a packed 8-row tile.
+template <size_t kX>
+HWY_INLINE void Avx2RowsPackedQ4(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT tile,
+                                 float* HWY_RESTRICT out, size_t N, size_t n, size_t valid) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[kX];
+  for (size_t i = 0; i < kX; ++i) acc[i] = _mm256_setzero_ps();
+  for (size_t b = 0; b < a.nb; ++b) {
+    const uint8_t* o = tile + b * kAvx2PackedBlock;
+    __m256i R[8];
+    for (size_t g = 0; g < 8; ++g) R[g] = _mm256_load_si256(reinterpret_cast<const __m256i*>(o + 32 + 32 * g));
+    const __m256 d = _mm256_load_ps(reinterpret_cast<const float*>(o));
+    for (size_t i = 0; i < kX; ++i) {
+      const int32_t* x4 = reinterpret_cast<const int32_t*>(a.Q(t0 + i, b));
+      __m256i s16 = _mm256_maddubs_epi16(R[0], _mm256_set1_epi32(x4[0]));
+      for (size_t g = 1; g < 8; ++g) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(R[g], _mm256_set1_epi32(x4[g])));
+      const __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(8 * a.G(t0 + i, b)));
+      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, _mm256_set1_ps(a.Dx(t0 + i, b))), acc[i]);
+    }
+  }
+  for (size_t i = 0; i < kX; ++i) {
+    if (valid == 8) {
+      _mm256_storeu_ps(out + (t0 + i) * N + n, acc[i]);
+    } else {
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, acc[i]);
+      std::memcpy(out + (t0 + i) * N + n, lanes, valid * sizeof(float));
+    }
+  }
+}
+
+// From this many tokens on, Q4_0 packs each 8-row tile (below, it multiplies the stored rows in pairs).
+constexpr size_t kAvx2PackMinT = 4;
+
 // Rows [n_begin, n_end) of every token, 8 rows at a time; each 8-row tile (in L1/L2 after the first token
-// pair) is multiplied by all the tokens, two at a time.
+// pair) is multiplied by all the tokens, two at a time, or for Q4_0 from kAvx2PackMinT tokens on, packed
+// once and multiplied by tiles of 4 tokens.
 template <bool kQ4>
 HWY_INLINE void Avx2BlockOrderRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes,
                                     size_t n_begin, size_t n_end, float* out, size_t N) {
+  static thread_local std::vector<uint8_t> packed;  // the packed tile (32-byte aligned within)
   for (size_t n = n_begin; n < n_end; n += 8) {
     const size_t rows = std::min<size_t>(8, n_end - n);
     const uint8_t* tile = PaddedRowTile(w, n, rows, 8, row_bytes);
     size_t t = 0;
+    if (kQ4 && T >= kAvx2PackMinT) {
+      packed.resize(a.nb * kAvx2PackedBlock + 32);
+      uint8_t* pk = packed.data() + (32 - reinterpret_cast<uintptr_t>(packed.data()) % 32) % 32;
+      Avx2PackTileQ4(tile, row_bytes, a.nb, pk);
+      for (; t + 4 <= T; t += 4) Avx2RowsPackedQ4<4>(a, t, pk, out, N, n, rows);
+      switch (T - t) {
+        case 3: Avx2RowsPackedQ4<3>(a, t, pk, out, N, n, rows); break;
+        case 2: Avx2RowsPackedQ4<2>(a, t, pk, out, N, n, rows); break;
+        case 1: Avx2RowsPackedQ4<1>(a, t, pk, out, N, n, rows); break;
+        default: break;
+      }
+      continue;
+    }
     for (; t + 2 <= T; t += 2) Avx2Rows8<2, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
     if (t < T) Avx2Rows8<1, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
   }
@@ -674,55 +756,73 @@ HWY_INLINE float Avx2FoldSum16(__m256 lo, __m256 hi) {
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
-// out[t0 + i, n] for kX tokens and the one weight row `row`.
-template <size_t kX, DType kType>
-HWY_INLINE void Avx2KQuantTile(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT row,
+// out[t0 + i, n + r] for kX tokens and the kR weight rows at `rows` (row_bytes apart). Trap: an accumulator
+// takes one or two dependent fmas per block, so one row and one token would wait on the fma latency:
+// decode runs kR rows at once (kX·kR independent accumulator pairs).
+template <size_t kX, size_t kR, DType kType>
+HWY_INLINE void Avx2KQuantTile(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT rows, size_t row_bytes,
                                float* HWY_RESTRICT out, size_t N, size_t n) {
   constexpr bool kMin = kType == DType::Q4_K || kType == DType::Q5_K;
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[kX][2];  // [token][b % 2]: the twin's accumulators 0-7 and 8-15
-  for (size_t i = 0; i < kX; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  const size_t row_bytes = a.nb / 8 * BlockBytes(kType);
-  alignas(32) float sb_ds[16], sb_neg_m[8];  // the current super-block's scales
-  // Blocks in pairs (a K-quant row has a multiple of 8), so that acc[i][h] has a constant index and stays
-  // in a register.
+  __m256 acc[kR][kX][2];  // [row][token][b % 2]: the twin's accumulators 0-7 and 8-15
+  for (size_t r = 0; r < kR; ++r)
+    for (size_t i = 0; i < kX; ++i) acc[r][i][0] = acc[r][i][1] = _mm256_setzero_ps();
+  alignas(32) float sb_ds[kR][16], sb_neg_m[kR][8];  // each row's current super-block scales
+  // Blocks in pairs (a K-quant row has a multiple of 8), so that acc[r][i][h] has a constant index and
+  // stays in a register.
   for (size_t b0 = 0; b0 < a.nb; b0 += 2) {
-    const uint8_t* p = row + b0 / 8 * BlockBytes(kType);
-    // The next row's bytes at this point, one row ahead (past the matrix is harmless: never faults).
-    _mm_prefetch(reinterpret_cast<const char*>(p + row_bytes + b0 % 8 * 32), _MM_HINT_T0);
-    if (b0 % 8 == 0) Avx2SuperBlockScales<kType>(p, sb_ds, sb_neg_m);
+    for (size_t r = 0; r < kR; ++r) {
+      const uint8_t* p = rows + r * row_bytes + b0 / 8 * BlockBytes(kType);
+      // The bytes kR rows on at this point, one tile ahead (past the matrix is harmless: never faults).
+      _mm_prefetch(reinterpret_cast<const char*>(p + kR * row_bytes + b0 % 8 * 32), _MM_HINT_T0);
+      if (b0 % 8 == 0) Avx2SuperBlockScales<kType>(p, sb_ds[r], sb_neg_m[r]);
+    }
     for (size_t h = 0; h < 2; ++h) {
       const size_t b = b0 + h, k = b % 8;
-      const __m256 ds = kType == DType::Q6_K ? _mm256_set_m128(_mm_broadcast_ss(&sb_ds[2 * k + 1]), _mm_broadcast_ss(&sb_ds[2 * k]))
-                                             : _mm256_broadcast_ss(&sb_ds[k]);
-      const __m256i u = Avx2KQuantUnsigned<kType>(p, b);
-      for (size_t i = 0; i < kX; ++i) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Q(t0 + i, b)));
-        __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), ones);
-        const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.G8(t0 + i, b)));
-        if constexpr (kType == DType::Q6_K) s = _mm256_sub_epi32(s, _mm256_slli_epi32(g, 5));
-        const __m256 dx = _mm256_broadcast_ss(&a.dx[(t0 + i) * a.nbp + b]);
-        __m256& A = acc[i][h];
-        A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(ds, dx), A);
-        if constexpr (kMin)
-          A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(g), _mm256_mul_ps(_mm256_broadcast_ss(&sb_neg_m[k]), dx), A);
+      for (size_t r = 0; r < kR; ++r) {
+        const uint8_t* p = rows + r * row_bytes + b0 / 8 * BlockBytes(kType);
+        const __m256 ds = kType == DType::Q6_K
+                              ? _mm256_set_m128(_mm_broadcast_ss(&sb_ds[r][2 * k + 1]), _mm_broadcast_ss(&sb_ds[r][2 * k]))
+                              : _mm256_broadcast_ss(&sb_ds[r][k]);
+        const __m256i u = Avx2KQuantUnsigned<kType>(p, b);
+        for (size_t i = 0; i < kX; ++i) {
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Q(t0 + i, b)));
+          __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), ones);
+          const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.G8(t0 + i, b)));
+          if constexpr (kType == DType::Q6_K) s = _mm256_sub_epi32(s, _mm256_slli_epi32(g, 5));
+          const __m256 dx = _mm256_broadcast_ss(&a.dx[(t0 + i) * a.nbp + b]);
+          __m256& A = acc[r][i][h];
+          A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(ds, dx), A);
+          if constexpr (kMin)
+            A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(g), _mm256_mul_ps(_mm256_broadcast_ss(&sb_neg_m[r][k]), dx), A);
+        }
       }
     }
   }
-  for (size_t i = 0; i < kX; ++i) out[(t0 + i) * N + n] = Avx2FoldSum16(acc[i][0], acc[i][1]);
+  for (size_t r = 0; r < kR; ++r)
+    for (size_t i = 0; i < kX; ++i) out[(t0 + i) * N + n + r] = Avx2FoldSum16(acc[r][i][0], acc[r][i][1]);
 }
 
+// Rows [n_begin, n_end): below 4 tokens, kAvx2KQuantRows rows at a time, token by token; else row by row,
+// tokens 4 at a time (and the rows left over one by one). (2 rows: Q4_K decode 1.3× faster than 1 row on
+// an AVX2 EPYC; 4 rows were slower than 1: registers spill.)
+constexpr size_t kAvx2KQuantRows = 2;
 template <DType kType>
 HWY_INLINE void Avx2KQuantRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes, size_t n_begin,
                                 size_t n_end, float* out, size_t N) {
-  for (size_t n = n_begin; n < n_end; ++n) {
+  constexpr size_t kR = kAvx2KQuantRows;
+  size_t n = n_begin;
+  if (T < 4)
+    for (; n + kR <= n_end; n += kR)
+      for (size_t t = 0; t < T; ++t) Avx2KQuantTile<1, kR, kType>(a, t, w + n * row_bytes, row_bytes, out, N, n);
+  for (; n < n_end; ++n) {
     const uint8_t* row = w + n * row_bytes;
     size_t t = 0;
-    for (; t + 4 <= T; t += 4) Avx2KQuantTile<4, kType>(a, t, row, out, N, n);
+    for (; t + 4 <= T; t += 4) Avx2KQuantTile<4, 1, kType>(a, t, row, row_bytes, out, N, n);
     switch (T - t) {
-      case 3: Avx2KQuantTile<3, kType>(a, t, row, out, N, n); break;
-      case 2: Avx2KQuantTile<2, kType>(a, t, row, out, N, n); break;
-      case 1: Avx2KQuantTile<1, kType>(a, t, row, out, N, n); break;
+      case 3: Avx2KQuantTile<3, 1, kType>(a, t, row, row_bytes, out, N, n); break;
+      case 2: Avx2KQuantTile<2, 1, kType>(a, t, row, row_bytes, out, N, n); break;
+      case 1: Avx2KQuantTile<1, 1, kType>(a, t, row, row_bytes, out, N, n); break;
       default: break;
     }
   }
