@@ -9,14 +9,15 @@
 //         the fly (VnniRowsDecode), prefill packs each 16-row tile once into a scratch that every token
 //         then reuses (VnniPackTile, VnniRowsPacked).
 //       AVX2 and AVX-512 without VNNI: Avx2BlockOrderRange — 8 rows, pmaddubsw + horizontal adds, the next
-//         tile prefetched.
+//         tile prefetched; Q4_0 prefill packs each 8-row tile once as VNNI prefill does (Avx2PackTileQ4).
 //   - K-quants, the group order (twin steps 3b-4: 16 group accumulators folded): on AVX-512 VNNI one
 //     `vpdpbusd` multiplies a pair of blocks (64 bytes) of one row into 16 int32 lanes, lane 8h + i = group i
 //     of block h, exactly the twin's 16 accumulators (VnniTile). vpdpbusd takes unsigned × signed bytes, so
 //     the weights become unsigned u = w + o and the offset is taken out with the activations' group sums g_i
 //     (−o·g_i, the instruction's initial value):  Q6_K o = 32 (u the 6-bit q),  Q4_K/Q5_K o = 0.
 //     K-quants on AVX2 / AVX-512 without VNNI: Avx2KQuantRange — lanes = the 8 groups of a block, pmaddubsw +
-//     pmaddwd by ones, an even and an odd accumulator vector. Other targets run the scalar twin.
+//     pmaddwd by ones, an even and an odd accumulator vector, 2 rows at once in decode. Other targets run
+//     the scalar twin.
 // Highway 1.0.3 has no int8 dot product (nor a horizontal pair add), so the kernels are plain intrinsics:
 // the VNNI ones in functions with their own `target` attribute, compiled once and called from the AVX3
 // target only when the CPU has VNNI (FastUseVnni, switchable off for tests); the AVX2 one inside the
@@ -756,73 +757,94 @@ HWY_INLINE float Avx2FoldSum16(__m256 lo, __m256 hi) {
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
-// out[t0 + i, n + r] for kX tokens and the kR weight rows at `rows` (row_bytes apart). Trap: an accumulator
-// takes one or two dependent fmas per block, so one row and one token would wait on the fma latency:
-// decode runs kR rows at once (kX·kR independent accumulator pairs).
-template <size_t kX, size_t kR, DType kType>
-HWY_INLINE void Avx2KQuantTile(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT rows, size_t row_bytes,
+// Block b of one row (its unsigned weights u, group scales ds, −m) for token t, into A: the twin's fmas.
+template <DType kType>
+HWY_INLINE void Avx2KQuantBlockFma(const FastActs& a, size_t t, size_t b, __m256i u, __m256 ds,
+                                   const float* HWY_RESTRICT neg_m, __m256& A) {
+  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Q(t, b)));
+  __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), _mm256_set1_epi16(1));
+  const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.G8(t, b)));
+  if constexpr (kType == DType::Q6_K) s = _mm256_sub_epi32(s, _mm256_slli_epi32(g, 5));
+  const __m256 dx = _mm256_broadcast_ss(&a.dx[t * a.nbp + b]);
+  A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(ds, dx), A);
+  if constexpr (kType == DType::Q4_K || kType == DType::Q5_K)
+    A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(g), _mm256_mul_ps(_mm256_broadcast_ss(neg_m), dx), A);
+}
+
+// Block k of a super-block: its groups' scales (Q6_K: groups 0-3 and 4-7 have their own).
+template <DType kType>
+HWY_INLINE __m256 Avx2KQuantGroupScales(const float* HWY_RESTRICT sb_ds, size_t k) {
+  if constexpr (kType == DType::Q6_K) return _mm256_set_m128(_mm_broadcast_ss(&sb_ds[2 * k + 1]), _mm_broadcast_ss(&sb_ds[2 * k]));
+  return _mm256_broadcast_ss(&sb_ds[k]);
+}
+
+// out[t0 + i, n] for kX tokens (up to 4: a row's blocks unpacked once per 4 tokens) and the one weight row
+// `row`. Blocks in pairs (a K-quant row has a multiple of 8), so that acc[i][h] has a constant index and
+// stays in a register.
+template <size_t kX, DType kType>
+HWY_INLINE void Avx2KQuantTile(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT row, size_t row_bytes,
                                float* HWY_RESTRICT out, size_t N, size_t n) {
-  constexpr bool kMin = kType == DType::Q4_K || kType == DType::Q5_K;
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[kR][kX][2];  // [row][token][b % 2]: the twin's accumulators 0-7 and 8-15
-  for (size_t r = 0; r < kR; ++r)
-    for (size_t i = 0; i < kX; ++i) acc[r][i][0] = acc[r][i][1] = _mm256_setzero_ps();
-  alignas(32) float sb_ds[kR][16], sb_neg_m[kR][8];  // each row's current super-block scales
-  // Blocks in pairs (a K-quant row has a multiple of 8), so that acc[r][i][h] has a constant index and
-  // stays in a register.
+  __m256 acc[kX][2];  // [token][b % 2]: the twin's accumulators 0-7 and 8-15
+  for (size_t i = 0; i < kX; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  alignas(32) float sb_ds[16], sb_neg_m[8];  // the current super-block's scales
   for (size_t b0 = 0; b0 < a.nb; b0 += 2) {
-    for (size_t r = 0; r < kR; ++r) {
-      const uint8_t* p = rows + r * row_bytes + b0 / 8 * BlockBytes(kType);
-      // The bytes kR rows on at this point, one tile ahead (past the matrix is harmless: never faults).
-      _mm_prefetch(reinterpret_cast<const char*>(p + kR * row_bytes + b0 % 8 * 32), _MM_HINT_T0);
-      if (b0 % 8 == 0) Avx2SuperBlockScales<kType>(p, sb_ds[r], sb_neg_m[r]);
+    const uint8_t* p = row + b0 / 8 * BlockBytes(kType);
+    // The next row's bytes at this point (past the matrix is harmless: a prefetch never faults).
+    _mm_prefetch(reinterpret_cast<const char*>(p + row_bytes + b0 % 8 * 32), _MM_HINT_T0);
+    if (b0 % 8 == 0) Avx2SuperBlockScales<kType>(p, sb_ds, sb_neg_m);
+    for (size_t h = 0; h < 2; ++h) {
+      const size_t b = b0 + h, k = b % 8;
+      const __m256 ds = Avx2KQuantGroupScales<kType>(sb_ds, k);
+      const __m256i u = Avx2KQuantUnsigned<kType>(p, b);
+      for (size_t i = 0; i < kX; ++i) Avx2KQuantBlockFma<kType>(a, t0 + i, b, u, ds, &sb_neg_m[k], acc[i][h]);
+    }
+  }
+  for (size_t i = 0; i < kX; ++i) out[(t0 + i) * N + n] = Avx2FoldSum16(acc[i][0], acc[i][1]);
+}
+
+// Decode: out[t, n], out[t, n + 1] for one token and 2 rows, their blocks interleaved. Trap: an accumulator
+// takes one or two dependent fmas per block, so one row alone waits on the fma latency. (Avx2KQuantTile's
+// loop with 2 rows was as fast here, but its 4-token shape then spilled registers: 25% slower prefill.)
+template <DType kType>
+HWY_INLINE void Avx2KQuantRows2(const FastActs& a, size_t t, const uint8_t* HWY_RESTRICT rows, size_t row_bytes,
+                                float* HWY_RESTRICT out, size_t N, size_t n) {
+  __m256 acc[2][2];  // [row][b % 2]
+  for (auto& row_acc : acc) row_acc[0] = row_acc[1] = _mm256_setzero_ps();
+  alignas(32) float sb_ds[2][16], sb_neg_m[2][8];
+  for (size_t b0 = 0; b0 < a.nb; b0 += 2) {
+    const uint8_t* p[2];
+    for (size_t r = 0; r < 2; ++r) {
+      p[r] = rows + r * row_bytes + b0 / 8 * BlockBytes(kType);
+      _mm_prefetch(reinterpret_cast<const char*>(p[r] + 2 * row_bytes + b0 % 8 * 32), _MM_HINT_T0);
+      if (b0 % 8 == 0) Avx2SuperBlockScales<kType>(p[r], sb_ds[r], sb_neg_m[r]);
     }
     for (size_t h = 0; h < 2; ++h) {
       const size_t b = b0 + h, k = b % 8;
-      for (size_t r = 0; r < kR; ++r) {
-        const uint8_t* p = rows + r * row_bytes + b0 / 8 * BlockBytes(kType);
-        const __m256 ds = kType == DType::Q6_K
-                              ? _mm256_set_m128(_mm_broadcast_ss(&sb_ds[r][2 * k + 1]), _mm_broadcast_ss(&sb_ds[r][2 * k]))
-                              : _mm256_broadcast_ss(&sb_ds[r][k]);
-        const __m256i u = Avx2KQuantUnsigned<kType>(p, b);
-        for (size_t i = 0; i < kX; ++i) {
-          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Q(t0 + i, b)));
-          __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), ones);
-          const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.G8(t0 + i, b)));
-          if constexpr (kType == DType::Q6_K) s = _mm256_sub_epi32(s, _mm256_slli_epi32(g, 5));
-          const __m256 dx = _mm256_broadcast_ss(&a.dx[(t0 + i) * a.nbp + b]);
-          __m256& A = acc[r][i][h];
-          A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(ds, dx), A);
-          if constexpr (kMin)
-            A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(g), _mm256_mul_ps(_mm256_broadcast_ss(&sb_neg_m[r][k]), dx), A);
-        }
-      }
+      for (size_t r = 0; r < 2; ++r)
+        Avx2KQuantBlockFma<kType>(a, t, b, Avx2KQuantUnsigned<kType>(p[r], b), Avx2KQuantGroupScales<kType>(sb_ds[r], k),
+                                  &sb_neg_m[r][k], acc[r][h]);
     }
   }
-  for (size_t r = 0; r < kR; ++r)
-    for (size_t i = 0; i < kX; ++i) out[(t0 + i) * N + n + r] = Avx2FoldSum16(acc[r][i][0], acc[r][i][1]);
+  for (size_t r = 0; r < 2; ++r) out[t * N + n + r] = Avx2FoldSum16(acc[r][0], acc[r][1]);
 }
 
-// Rows [n_begin, n_end): below 4 tokens, kAvx2KQuantRows rows at a time, token by token; else row by row,
-// tokens 4 at a time (and the rows left over one by one). (2 rows: Q4_K decode 1.3× faster than 1 row on
-// an AVX2 EPYC; 4 rows were slower than 1: registers spill.)
-constexpr size_t kAvx2KQuantRows = 2;
+// Rows [n_begin, n_end): below 4 tokens, 2 rows at a time, token by token; else row by row, tokens 4 at a
+// time (and a row left over alone).
 template <DType kType>
 HWY_INLINE void Avx2KQuantRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes, size_t n_begin,
                                 size_t n_end, float* out, size_t N) {
-  constexpr size_t kR = kAvx2KQuantRows;
   size_t n = n_begin;
   if (T < 4)
-    for (; n + kR <= n_end; n += kR)
-      for (size_t t = 0; t < T; ++t) Avx2KQuantTile<1, kR, kType>(a, t, w + n * row_bytes, row_bytes, out, N, n);
+    for (; n + 2 <= n_end; n += 2)
+      for (size_t t = 0; t < T; ++t) Avx2KQuantRows2<kType>(a, t, w + n * row_bytes, row_bytes, out, N, n);
   for (; n < n_end; ++n) {
     const uint8_t* row = w + n * row_bytes;
     size_t t = 0;
-    for (; t + 4 <= T; t += 4) Avx2KQuantTile<4, 1, kType>(a, t, row, row_bytes, out, N, n);
+    for (; t + 4 <= T; t += 4) Avx2KQuantTile<4, kType>(a, t, row, row_bytes, out, N, n);
     switch (T - t) {
-      case 3: Avx2KQuantTile<3, 1, kType>(a, t, row, row_bytes, out, N, n); break;
-      case 2: Avx2KQuantTile<2, 1, kType>(a, t, row, row_bytes, out, N, n); break;
-      case 1: Avx2KQuantTile<1, 1, kType>(a, t, row, row_bytes, out, N, n); break;
+      case 3: Avx2KQuantTile<3, kType>(a, t, row, row_bytes, out, N, n); break;
+      case 2: Avx2KQuantTile<2, kType>(a, t, row, row_bytes, out, N, n); break;
+      case 1: Avx2KQuantTile<1, kType>(a, t, row, row_bytes, out, N, n); break;
       default: break;
     }
   }
