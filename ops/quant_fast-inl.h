@@ -508,6 +508,15 @@ HWY_INLINE void QuantizeActs(const float* HWY_RESTRICT x, size_t T, size_t K, Fa
   }
 }
 
+// The first `valid` lanes of acc (8 rows' outputs of one token) to out: a last tile of fewer than 8 rows
+// stores only its rows.
+HWY_INLINE void Avx2StoreRows(float* HWY_RESTRICT out, __m256 acc, size_t valid) {
+  if (valid == 8) return _mm256_storeu_ps(out, acc);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc);
+  std::memcpy(out, lanes, valid * sizeof(float));
+}
+
 // Q8_0 / Q4_0 on AVX2 and AVX-512 without VNNI: the block order (twin step 3a), lanes = 8 weight ROWS.
 // Per row and token, `pmaddubsw` multiplies 32 unsigned by 32 signed bytes into 16 int16 pair sums:
 //   Q4_0: the nibbles u = w + 8 (0..15) as they are, times q; a pair sum is ≤ 2·15·127 in magnitude.
@@ -575,15 +584,7 @@ HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTR
       acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, _mm256_set1_ps(a.Dx(t0 + i, b))), acc[i]);
     }
   }
-  for (size_t i = 0; i < kX; ++i) {
-    if (valid == 8) {
-      _mm256_storeu_ps(out + (t0 + i) * N + n, acc[i]);
-    } else {
-      alignas(32) float lanes[8];
-      _mm256_store_ps(lanes, acc[i]);
-      std::memcpy(out + (t0 + i) * N + n, lanes, valid * sizeof(float));
-    }
-  }
+  for (size_t i = 0; i < kX; ++i) Avx2StoreRows(out + (t0 + i) * N + n, acc[i], valid);
 }
 
 // Q4_0 prefill on AVX2: each 8-row tile packed once, so the tokens run without horizontal adds. Per block
@@ -639,15 +640,7 @@ HWY_INLINE void Avx2RowsPackedQ4(const FastActs& a, size_t t0, const uint8_t* HW
       acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, _mm256_set1_ps(a.Dx(t0 + i, b))), acc[i]);
     }
   }
-  for (size_t i = 0; i < kX; ++i) {
-    if (valid == 8) {
-      _mm256_storeu_ps(out + (t0 + i) * N + n, acc[i]);
-    } else {
-      alignas(32) float lanes[8];
-      _mm256_store_ps(lanes, acc[i]);
-      std::memcpy(out + (t0 + i) * N + n, lanes, valid * sizeof(float));
-    }
-  }
+  for (size_t i = 0; i < kX; ++i) Avx2StoreRows(out + (t0 + i) * N + n, acc[i], valid);
 }
 
 // From this many tokens on, Q4_0 packs each 8-row tile (below, it multiplies the stored rows in pairs).
