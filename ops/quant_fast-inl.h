@@ -517,6 +517,13 @@ HWY_INLINE void Avx2StoreRows(float* HWY_RESTRICT out, __m256 acc, size_t valid)
   std::memcpy(out, lanes, valid * sizeof(float));
 }
 
+// The 8 rows' f16 scales d_b of the block at p (row 0's first byte), rows rb bytes apart, widened.
+HWY_INLINE __m256 Avx2RowScales(const uint8_t* HWY_RESTRICT p, size_t rb) {
+  alignas(16) uint16_t d16[8];
+  for (size_t r = 0; r < 8; ++r) std::memcpy(&d16[r], p + r * rb, 2);
+  return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d16)));
+}
+
 // Q8_0 / Q4_0 on AVX2 and AVX-512 without VNNI: the block order (twin step 3a), lanes = 8 weight ROWS.
 // Per row and token, `pmaddubsw` multiplies 32 unsigned by 32 signed bytes into 16 int16 pair sums:
 //   Q4_0: the nibbles u = w + 8 (0..15) as they are, times q; a pair sum is ≤ 2·15·127 in magnitude.
@@ -546,13 +553,11 @@ HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTR
     // As the VNNI kernel: ask for the next tile's b-th slice (the hardware prefetcher stops at 4 KiB pages).
     const uint8_t* next = rows + 8 * rb + b * 8 * kBB;
     for (size_t l = 0; l < 8 * kBB; l += 64) _mm_prefetch(reinterpret_cast<const char*>(next + l), _MM_HINT_T0);
-    alignas(16) uint16_t d16[8];
     __m256i h[kX][4];  // per token, the first horizontal add of rows 2k, 2k + 1 (few live registers)
     for (size_t k = 0; k < 4; ++k) {
       __m256i p[kX][2];  // per token and row: Q4_0 16 int16, Q8_0 8 int32 partial sums
       for (size_t r = 0; r < 2; ++r) {
         const uint8_t* blk = rows + (2 * k + r) * rb + b * kBB;
-        std::memcpy(&d16[2 * k + r], blk, 2);
         if constexpr (kQ4) {
           // low nibbles (weights 0-15) in the low half, high nibbles (16-31) in the high half
           const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
@@ -568,7 +573,7 @@ HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTR
       for (size_t i = 0; i < kX; ++i)
         h[i][k] = kQ4 ? _mm256_hadd_epi16(p[i][0], p[i][1]) : _mm256_hadd_epi32(p[i][0], p[i][1]);
     }
-    const __m256 d = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d16)));
+    const __m256 d = Avx2RowScales(rows + b * kBB, rb);
     for (size_t i = 0; i < kX; ++i) {
       __m256i s;
       if constexpr (kQ4) {
@@ -600,9 +605,7 @@ HWY_INLINE void Avx2PackTileQ4(const uint8_t* HWY_RESTRICT rows, size_t rb, size
   for (size_t b = 0; b < nb; ++b) {
     const uint8_t* p = rows + b * 18;
     uint8_t* o = dst + b * kAvx2PackedBlock;
-    alignas(16) uint16_t d16[8];
-    for (size_t r = 0; r < 8; ++r) std::memcpy(&d16[r], p + r * rb, 2);
-    _mm256_store_ps(reinterpret_cast<float*>(o), _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d16))));
+    _mm256_store_ps(reinterpret_cast<float*>(o), Avx2RowScales(p, rb));
     // Z[k] = [row k | row 4 + k] (16 bytes each: byte 4j + e holds weight 4j + e, low nibble, group j, and
     // 16 + 4j + e, high nibble, group j + 4); after the unpacks lane r of U[j] = row r's bytes 4j..4j+3.
     __m256i Z[4];
