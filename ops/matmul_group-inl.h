@@ -88,19 +88,18 @@ HWY_INLINE void MatMulPartRange(const FastActs& a, const float* x, size_t T, siz
 static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulGroupF32(const float* x, size_t T, size_t K,
                                                          const MatMulPart* parts, size_t num_parts, bool fast) {
   size_t rows = 0;
-  bool any_fast = false, any_block_order = false;
+  bool any_fast = false;
   for (size_t i = 0; i < num_parts; ++i) {
     rows += parts[i].N;
     any_fast |= fast && HasFastMatMul(parts[i].dtype);
-    any_block_order |= fast && HasBlockOrder(parts[i].dtype);
   }
   FastActs& a = FastActsScratch();
   if (any_fast) QuantizeActsForKernels(x, T, K, a);
   // The grain and alignment of MatMulRows / MatMulFastT: at least ~64k multiply-adds per task, and tasks of
-  // whole 16-row tiles where a `fast` Q8_0/Q4_0 part runs (its kernels hold 16 rows in the lanes; a range
+  // whole 16-row tiles where a `fast` part runs (its kernels hold 16 or 8 rows in the lanes; a range
   // cut elsewhere gives the same bits, only a padded tile more).
   const size_t grain = std::max<size_t>(4, (size_t{1} << 16) / std::max<size_t>(1, K * T));
-  ParallelRanges(rows, grain, any_block_order ? 16 : 4, [&](size_t begin, size_t end) {
+  ParallelRanges(rows, grain, any_fast ? 16 : 4, [&](size_t begin, size_t end) {
     size_t first = 0;  // row `first` of the concatenation is row 0 of part i
     for (size_t i = 0; i < num_parts && first < end; first += parts[i].N, ++i) {
       const size_t n_begin = std::max(begin, first), n_end = std::min(end, first + parts[i].N);

@@ -1,23 +1,18 @@
 // ops/quant_fast-inl.h — the `fast` numerics' MatMul on block weights: activations quantized per 32-block
 // to int8, integer dot products, weights read in place from the mapped file (ops/numerics.h).
 //
-// Scalar twin and the exact definitions (the order of every f32 operation): ops/quant_fast_scalar.h. Every
-// path here gives the twin's bits. Two families, as the twin's two orders:
-//   - Q8_0 / Q4_0, the block order (twin step 3a: one exact integer S_b and one fma per block, one
-//     accumulator per output): weight ROWS in the lanes, so a vector of accumulators is 16 (or 8) outputs.
-//       AVX-512 VNNI: VnniBlockOrderRange — 16 rows; decode (T ≤ 3) transposes each block of the 16 rows on
-//         the fly (VnniRowsDecode), prefill packs each 16-row tile once into a scratch that every token
-//         then reuses (VnniPackTile, VnniRowsPacked).
-//       AVX2 and AVX-512 without VNNI: Avx2BlockOrderRange — 8 rows, pmaddubsw + horizontal adds, the next
-//         tile prefetched; Q4_0 prefill packs each 8-row tile once as VNNI prefill does (Avx2PackTileQ4).
-//   - K-quants, the group order (twin steps 3b-4: 16 group accumulators folded): on AVX-512 VNNI one
-//     `vpdpbusd` multiplies a pair of blocks (64 bytes) of one row into 16 int32 lanes, lane 8h + i = group i
-//     of block h, exactly the twin's 16 accumulators (VnniTile). vpdpbusd takes unsigned × signed bytes, so
-//     the weights become unsigned u = w + o and the offset is taken out with the activations' group sums g_i
-//     (−o·g_i, the instruction's initial value):  Q6_K o = 32 (u the 6-bit q),  Q4_K/Q5_K o = 0.
-//     K-quants on AVX2 / AVX-512 without VNNI: Avx2KQuantRange — lanes = the 8 groups of a block, pmaddubsw +
-//     pmaddwd by ones, an even and an odd accumulator vector, 2 rows at once in decode. Other targets run
-//     the scalar twin.
+// Scalar twin and the exact definition (the order of every f32 operation): ops/quant_fast_scalar.h. Every
+// path here gives the twin's bits. One order for every block type, the block order (one exact integer S_b
+// and one fma per block, a second for the K-quants' mins; one accumulator per output), so the kernels put
+// weight ROWS in the lanes and a vector of accumulators is 16 (or 8) outputs:
+//   - AVX-512 VNNI, Q8_0 / Q4_0: VnniBlockOrderRange — 16 rows; decode (T ≤ 3) transposes each block of
+//     the 16 rows on the fly (VnniRowsDecode), prefill packs each 16-row tile once into a scratch that every
+//     token then reuses (VnniPackTile, VnniRowsPacked).
+//   - AVX2, and AVX-512 for the K-quants or without VNNI: Avx2BlockOrderRange — 8 rows, every block type:
+//     decode by pmaddubsw + horizontal adds with the next tile prefetched (Avx2Rows8); prefill of Q4_0 and
+//     the K-quants packs each 8-row tile once as VNNI prefill does (Avx2PackTile, Avx2RowsPacked). A K-quant
+//     tile's super-block scales are transposed once per super-block for its 8 rows (Avx2KTileScales).
+//   Other targets run the scalar twin.
 // Highway 1.0.3 has no int8 dot product (nor a horizontal pair add), so the kernels are plain intrinsics:
 // the VNNI ones in functions with their own `target` attribute, compiled once and called from the AVX3
 // target only when the CPU has VNNI (FastUseVnni, switchable off for tests); the AVX2 one inside the
@@ -48,20 +43,18 @@
 
 namespace gemma4::ops {
 
-// Rows of activations quantized for `fast` (the twin's step 1), padded to an even number of blocks nbp
-// (the pad block is zero): row t has q[t·32·nbp ..] (int8); per block its scale dx and its sum
-// G = Σ_j q_j (the block order of Q8_0/Q4_0), and for the K-quants' group order 8 copies of dx (d8) and its
-// 8 group sums g_i = Σ of 4 consecutive q (g8), so a vector load picks up a pair of blocks.
+// Rows of activations quantized for `fast` (the twin's step 1): row t has q[t·32·nb ..] (int8); per block
+// its scale dx and the sums of its two halves, G16 = Σ_{j<16} q_j and Σ_{j≥16} q_j (for Q4_0's and Q6_K's
+// offsets and the K-quants' mins).
 struct FastActs {
   std::vector<int8_t> q;
-  std::vector<float> dx, d8;
-  std::vector<int32_t> gsum, g8;
-  size_t nb = 0, nbp = 0;
-  const int8_t* Q(size_t t, size_t b) const { return q.data() + (t * nbp + b) * 32; }
-  float Dx(size_t t, size_t b) const { return dx[t * nbp + b]; }
-  int32_t G(size_t t, size_t b) const { return gsum[t * nbp + b]; }
-  const float* D8(size_t t, size_t b) const { return d8.data() + (t * nbp + b) * 8; }
-  const int32_t* G8(size_t t, size_t b) const { return g8.data() + (t * nbp + b) * 8; }
+  std::vector<float> dx;
+  std::vector<int32_t> half_sums;
+  size_t nb = 0;
+  const int8_t* Q(size_t t, size_t b) const { return q.data() + (t * nb + b) * 32; }
+  float Dx(size_t t, size_t b) const { return dx[t * nb + b]; }
+  int32_t G16(size_t t, size_t b, size_t half) const { return half_sums[2 * (t * nb + b) + half]; }
+  int32_t G(size_t t, size_t b) const { return G16(t, b, 0) + G16(t, b, 1); }
 };
 
 // The per-thread scratch a MatMul quantizes its activations into (the caller's thread; workers only read).
@@ -82,33 +75,6 @@ inline const uint8_t* PaddedRowTile(const uint8_t* w, size_t n, size_t rows, siz
   return padded.data();
 }
 
-// Prefill: how many weight rows (a multiple of 4) a thread multiplies by every 4-token tile of the
-// activations before it moves on — a panel of ~256 KiB that stays in L2 (1 MiB per core here) while the
-// tiles pass over it. Without panels each 4-token tile streamed the thread's whole share of the matrix
-// (megabytes) from memory again: 128 times per matrix at 512 tokens. Panels change which outputs are
-// computed when, never how: each output is still one tile's fixed sum over its blocks.
-inline size_t FastPanelRows(size_t row_bytes) {
-  return std::max<size_t>(4, (size_t{256} << 10) / std::max<size_t>(1, row_bytes) / 4 * 4);
-}
-
-// The order both SIMD paths walk a task's rows in: a panel at a time, every tile of up to 4 tokens over it.
-// tile(kX, t, p, p_end) multiplies tokens [t, t + kX) by rows [p, p_end); kX a std::integral_constant.
-template <class Tile>
-inline void ForEachPanelTile(size_t T, size_t row_bytes, size_t n_begin, size_t n_end, const Tile& tile) {
-  const size_t panel = FastPanelRows(row_bytes);
-  for (size_t p = n_begin; p < n_end; p += panel) {
-    const size_t p_end = std::min(n_end, p + panel);
-    for (size_t t = 0; t < T; t += 4) {
-      switch (std::min<size_t>(4, T - t)) {
-        case 4: tile(std::integral_constant<size_t, 4>{}, t, p, p_end); break;
-        case 3: tile(std::integral_constant<size_t, 3>{}, t, p, p_end); break;
-        case 2: tile(std::integral_constant<size_t, 2>{}, t, p, p_end); break;
-        default: tile(std::integral_constant<size_t, 1>{}, t, p, p_end); break;
-      }
-    }
-  }
-}
-
 // Whether the AVX3 target may use the VNNI kernel: the CPU's answer, switchable off for tests (so the
 // Highway AVX-512 path is tested too on a VNNI machine).
 inline bool CpuHasAvx512Vnni() {
@@ -127,149 +93,6 @@ inline std::atomic<bool>& FastUseVnni() {
 #if GEMMA4_OPS_HAVE_VNNI
 #define GEMMA4_OPS_VNNI_TARGET \
   __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")))
-
-GEMMA4_OPS_VNNI_TARGET static inline float VnniF16(const uint8_t* p) {
-  uint16_t bits;
-  std::memcpy(&bits, p, 2);
-  return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)));
-}
-
-// Q4_K/Q5_K: the 8 sub-block scales d·sc[s] and −(dmin·m[s]) of the super-block at p, once per super-block.
-GEMMA4_OPS_VNNI_TARGET static inline void VnniSuperBlockScales(const uint8_t* p, __m256* d1, __m256* neg_m1) {
-  uint64_t sc, m;
-  KScalesMins(p + 4, &sc, &m);
-  const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(sc))));
-  const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(m))));
-  *d1 = _mm256_mul_ps(_mm256_set1_ps(VnniF16(p)), scf);
-  *neg_m1 = _mm256_xor_ps(_mm256_mul_ps(_mm256_set1_ps(VnniF16(p + 2)), mf), _mm256_set1_ps(-0.0f));
-}
-
-// K-quants: weight blocks b, b+1 of a row as 64 unsigned bytes u = w + o (see above), their 16 per-lane
-// scales ds (lane 8h + i: group i of block b + h) and, for Q4_K/Q5_K, the per-lane −m.
-template <DType kType>
-GEMMA4_OPS_VNNI_TARGET static inline void VnniUnpack(const uint8_t* row, size_t b, __m512i* u, __m512* ds,
-                                                      __m512* neg_m, __m256 sb_d1, __m256 sb_neg_m1) {
-  const __m256i nibble = _mm256_set1_epi8(0xF);
-  if constexpr (kType == DType::Q4_K || kType == DType::Q5_K) {
-    // Blocks b = 2c, 2c + 1 of a super-block are chunk c: the low and the high nibbles of qs[32c .. 32c + 31].
-    const uint8_t* p = row + b / 8 * (kType == DType::Q5_K ? 176 : 144);
-    const int s = int(b % 8), c = s / 2;
-    const __m512i lanes = _mm512_add_epi32(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-                                           _mm512_set1_epi32(s));  // [s × 8, s+1 × 8]
-    *ds = _mm512_permutexvar_ps(lanes, _mm512_castps256_ps512(sb_d1));
-    *neg_m = _mm512_permutexvar_ps(lanes, _mm512_castps256_ps512(sb_neg_m1));
-    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + (kType == DType::Q5_K ? 48 : 16) + 32 * c));
-    __m256i lo = _mm256_and_si256(raw, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nibble);
-    if constexpr (kType == DType::Q5_K) {
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16));
-      const __m256i one = _mm256_set1_epi8(1);
-      lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(s)), one), 4));
-      hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(s + 1)), one), 4));
-    }
-    *u = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-  } else {  // Q6_K: blocks b = 2c', 2c'+1 are quarters r0 = 2·(c' mod 2), r0 + 1 of half h
-    const uint8_t* p = row + b / 8 * 210;
-    const size_t bb = b % 8, h = bb / 4, r0 = bb % 4;
-    const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * h));       // quarter r0 (r0 % 2 = 0)
-    const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * h + 32));  // quarter r0 + 1
-    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 128 + 32 * h));
-    const __m256i three = _mm256_set1_epi8(3);
-    __m256i lo0 = r0 < 2 ? _mm256_and_si256(ql0, nibble) : _mm256_and_si256(_mm256_srli_epi16(ql0, 4), nibble);
-    __m256i lo1 = r0 < 2 ? _mm256_and_si256(ql1, nibble) : _mm256_and_si256(_mm256_srli_epi16(ql1, 4), nibble);
-    lo0 = _mm256_or_si256(lo0, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(int(2 * r0))), three), 4));
-    lo1 = _mm256_or_si256(lo1, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(int(2 * r0 + 2))), three), 4));
-    *u = _mm512_inserti64x4(_mm512_castsi256_si512(lo0), lo1, 1);
-    // groups of 4 lanes share a 16-weight scale: sc[2·bb .. 2·bb + 3]
-    int32_t sc4;
-    std::memcpy(&sc4, p + 192 + 2 * bb, 4);
-    const __m128 dsc = _mm_mul_ps(_mm_set1_ps(VnniF16(p + 208)), _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(sc4))));
-    const __m512i quad = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    *ds = _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(dsc));
-  }
-}
-
-// FoldSum16 in registers: the same tree of adds in the same order (lane i + lane i+8, then i + i+4, i + i+2,
-// 0 + 1), so the same bits, without storing the 16 lanes and adding them one by one.
-GEMMA4_OPS_VNNI_TARGET static inline float VnniFoldSum16(__m512 v) {
-  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
-}
-
-// The offset o of the unsigned weights, as a shift: −o·g = −(g << shift); −1 for none.
-constexpr int VnniOffsetShift(DType t) { return t == DType::Q6_K ? 5 : -1; }
-
-// One step of VnniTile: blocks b, b + 1 of kW weight rows into the kX × kW accumulators.
-template <size_t kX, size_t kW, DType kType>
-GEMMA4_OPS_VNNI_TARGET static inline void VnniTileStep(const FastActs& a, size_t t0, const uint8_t* w, size_t row_bytes,
-                                                        size_t n0, size_t b, __m512 (&acc)[kX][kW], __m256 (&sb_d1)[kW],
-                                                        __m256 (&sb_neg_m1)[kW]) {
-  constexpr bool kMin = kType == DType::Q4_K || kType == DType::Q5_K;
-  constexpr int kShift = VnniOffsetShift(kType);
-  const size_t nb = a.nb;
-  __m512i u[kW];
-  __m512 ds[kW], neg_m[kW];
-  for (size_t j = 0; j < kW; ++j) {
-    neg_m[j] = _mm512_setzero_ps();
-    const uint8_t* row = w + (n0 + j) * row_bytes;
-    // A mapped file has 4 KiB pages, where the hardware prefetcher stops. The next tile reads the rows
-    // right after these (kW rows on): ask now for the bytes it will read at this block, one tile ahead.
-    // (Before: 16 blocks ahead in the same row, ~0.5 KiB, clamped at the row's end, so every tile began
-    // on cold rows. A prefetch past the matrix is harmless: it never faults.)
-    _mm_prefetch(reinterpret_cast<const char*>(row + kW * row_bytes + b * row_bytes / nb), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(row + kW * row_bytes + (b + 1) * row_bytes / nb), _MM_HINT_T0);
-    if constexpr (kMin)
-      if (b % 8 == 0) VnniSuperBlockScales(row + b / 8 * (kType == DType::Q5_K ? 176 : 144), &sb_d1[j], &sb_neg_m1[j]);
-    VnniUnpack<kType>(row, b, &u[j], &ds[j], &neg_m[j], sb_d1[j], sb_neg_m1[j]);
-  }
-  for (size_t i = 0; i < kX; ++i) {
-    const __m512i xq = _mm512_loadu_si512(a.Q(t0 + i, b));
-    const __m512i g = _mm512_loadu_si512(a.G8(t0 + i, b));
-    const __m512 dx = _mm512_loadu_ps(a.D8(t0 + i, b));
-    const __m512i init = kShift < 0 ? _mm512_setzero_si512()
-                                    : _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(g, kShift < 0 ? 0 : kShift));
-    const __m512 gf = kMin ? _mm512_cvtepi32_ps(g) : _mm512_setzero_ps();
-    for (size_t j = 0; j < kW; ++j) {
-      const __m512i s = _mm512_dpbusd_epi32(init, u[j], xq);
-      acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(ds[j], dx), acc[i][j]);
-      if constexpr (kMin) acc[i][j] = _mm512_fmadd_ps(gf, _mm512_mul_ps(neg_m[j], dx), acc[i][j]);
-    }
-  }
-}
-
-// out[t0+i, n0+j] for kX activation rows × kW weight rows of `row_bytes`.
-template <size_t kX, size_t kW, DType kType>
-GEMMA4_OPS_VNNI_TARGET static inline void VnniTile(const FastActs& a, size_t t0, const uint8_t* w,
-                                                    size_t row_bytes, size_t n0, float* out, size_t N) {
-  const size_t nb = a.nb;
-  __m512 acc[kX][kW];
-  for (size_t i = 0; i < kX; ++i)
-    for (size_t j = 0; j < kW; ++j) acc[i][j] = _mm512_setzero_ps();
-  __m256 sb_d1[kW], sb_neg_m1[kW];  // Q4_K/Q5_K: the current super-block's 8 scales and −mins per row
-  for (size_t j = 0; j < kW; ++j) sb_d1[j] = sb_neg_m1[j] = _mm256_setzero_ps();
-  for (size_t b = 0; b < nb; b += 2)  // a K-quant row has a multiple of 8 blocks
-    VnniTileStep<kX, kW, kType>(a, t0, w, row_bytes, n0, b, acc, sb_d1, sb_neg_m1);
-  for (size_t i = 0; i < kX; ++i)
-    for (size_t j = 0; j < kW; ++j) out[(t0 + i) * N + n0 + j] = VnniFoldSum16(acc[i][j]);
-}
-
-template <size_t kX, DType kType>
-GEMMA4_OPS_VNNI_TARGET static inline void VnniRows(const FastActs& a, size_t t0, const uint8_t* w, size_t row_bytes,
-                                                    size_t n_begin, size_t n_end, float* out, size_t N) {
-  size_t n = n_begin;
-  for (; n + 4 <= n_end; n += 4) VnniTile<kX, 4, kType>(a, t0, w, row_bytes, n, out, N);
-  for (; n < n_end; ++n) VnniTile<kX, 1, kType>(a, t0, w, row_bytes, n, out, N);
-}
-
-template <DType kType>
-GEMMA4_OPS_VNNI_TARGET static inline void VnniRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes,
-                                                     size_t n_begin, size_t n_end, float* out, size_t N) {
-  // (The lambda is compiled without the VNNI target attribute; it only calls VnniRows, which has it.)
-  ForEachPanelTile(T, row_bytes, n_begin, n_end, [&](auto kX, size_t t, size_t p, size_t p_end) {
-    VnniRows<decltype(kX)::value, kType>(a, t, w, row_bytes, p, p_end, out, N);
-  });
-}
 
 // ---- Q8_0 / Q4_0: the block order (twin step 3a), lanes = 16 weight ROWS.
 //
@@ -469,19 +292,15 @@ namespace hn = hwy::HWY_NAMESPACE;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 #define GEMMA4_OPS_FAST_SIMD 1
 
-// The twin's step 1 for T rows of K activations, into `a` (resized; the pad block zeroed).
+// The twin's step 1 for T rows of K activations, into `a` (resized).
 HWY_INLINE void QuantizeActs(const float* HWY_RESTRICT x, size_t T, size_t K, FastActs& a) {
   const hn::CappedTag<float, 16> df;
-  const hn::Rebind<int32_t, decltype(df)> di32;
   const hn::Rebind<int8_t, decltype(df)> di8;
   const size_t L = hn::Lanes(df);
   a.nb = K / 32;
-  a.nbp = a.nb + a.nb % 2;
-  a.q.assign(T * a.nbp * 32, 0);
-  a.d8.assign(T * a.nbp * 8, 0.0f);
-  a.g8.assign(T * a.nbp * 8, 0);
-  a.dx.assign(T * a.nbp, 0.0f);
-  a.gsum.assign(T * a.nbp, 0);
+  a.q.resize(T * a.nb * 32);
+  a.dx.resize(T * a.nb);
+  a.half_sums.resize(2 * T * a.nb);
   for (size_t t = 0; t < T; ++t) {
     for (size_t b = 0; b < a.nb; ++b) {
       const float* xb = x + t * K + 32 * b;
@@ -489,21 +308,15 @@ HWY_INLINE void QuantizeActs(const float* HWY_RESTRICT x, size_t T, size_t K, Fa
       for (size_t v = 0; v < 32; v += L) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(df, xb + v)));
       const float amax = hn::GetLane(hn::MaxOfLanes(df, vmax));
       const auto id = hn::Set(df, amax > kMinBlockAmax ? 127.0f / amax : 0.0f);
-      int8_t* q = a.q.data() + (t * a.nbp + b) * 32;
+      int8_t* q = a.q.data() + (t * a.nb + b) * 32;
       for (size_t v = 0; v < 32; v += L)
         hn::StoreU(hn::DemoteTo(di8, hn::NearestInt(hn::Mul(hn::LoadU(df, xb + v), id))), di8, q + v);
-      (void)di32;
-      const float dx = amax / 127.0f;
-      float* d8 = a.d8.data() + (t * a.nbp + b) * 8;
-      int32_t* g8 = a.g8.data() + (t * a.nbp + b) * 8;
-      int32_t sum = 0;
-      for (int i = 0; i < 8; ++i) {
-        d8[i] = dx;
-        g8[i] = int32_t(q[4 * i]) + q[4 * i + 1] + q[4 * i + 2] + q[4 * i + 3];
-        sum += g8[i];
+      a.dx[t * a.nb + b] = amax / 127.0f;
+      for (size_t h = 0; h < 2; ++h) {
+        int32_t sum = 0;
+        for (size_t j = 16 * h; j < 16 * h + 16; ++j) sum += q[j];
+        a.half_sums[2 * (t * a.nb + b) + h] = sum;
       }
-      a.dx[t * a.nbp + b] = dx;
-      a.gsum[t * a.nbp + b] = sum;
     }
   }
 }
@@ -524,199 +337,10 @@ HWY_INLINE __m256 Avx2RowScales(const uint8_t* HWY_RESTRICT p, size_t rb) {
   return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d16)));
 }
 
-// Q8_0 / Q4_0 on AVX2 and AVX-512 without VNNI: the block order (twin step 3a), lanes = 8 weight ROWS.
-// Per row and token, `pmaddubsw` multiplies 32 unsigned by 32 signed bytes into 16 int16 pair sums:
-//   Q4_0: the nibbles u = w + 8 (0..15) as they are, times q; a pair sum is ≤ 2·15·127 in magnitude.
-//   Q8_0: |w| times q with w's sign (the sign trick: pmaddubsw's first operand is unsigned), ≤ 2·128·127.
-// Horizontal adds then turn 8 rows' partial sums into one vector, lane r = row r's sum (integer sums are
-// exact, so their order is free):
-//   Q4_0: three levels of 16-bit `phaddw` (a sum of 16 products is ≤ 30480 < 2^15), each 128-bit half then
-//         holds rows 0-7's sums of its 16 weights; the halves widened to int32 and added, −8·G_b taken out:
-//         S_b = Σ u·q − 8·Σ q.
-//   Q8_0: `pmaddwd` by ones to 8 int32 partials per row (16-bit sums could overflow), three levels of
-//         `phaddd`, the two 128-bit halves added.
-// Then, as the twin, one conversion and one fma per block:
-//    acc ← fma(f32(S_b), d_b·dx_b, acc)   for the 8 outputs at once.
-// Written with AVX2 intrinsics: Highway 1.0.3 has no horizontal pair add. Trap: as in the VNNI kernel, a
-// last tile of fewer than 8 rows is computed on a zero-padded copy and only its rows are stored.
-template <size_t kX, bool kQ4>
-HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT rows, size_t rb,
-                              float* HWY_RESTRICT out, size_t N, size_t n, size_t valid) {
-  constexpr size_t kBB = kQ4 ? 18 : 34;
-  const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-  const __m256i nibble_shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
-  __m256 acc[kX];
-  for (size_t i = 0; i < kX; ++i) acc[i] = _mm256_setzero_ps();
-  for (size_t b = 0; b < a.nb; ++b) {
-    __m256i x[kX];
-    for (size_t i = 0; i < kX; ++i) x[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Q(t0 + i, b)));
-    // As the VNNI kernel: ask for the next tile's b-th slice (the hardware prefetcher stops at 4 KiB pages).
-    const uint8_t* next = rows + 8 * rb + b * 8 * kBB;
-    for (size_t l = 0; l < 8 * kBB; l += 64) _mm_prefetch(reinterpret_cast<const char*>(next + l), _MM_HINT_T0);
-    __m256i h[kX][4];  // per token, the first horizontal add of rows 2k, 2k + 1 (few live registers)
-    for (size_t k = 0; k < 4; ++k) {
-      __m256i p[kX][2];  // per token and row: Q4_0 16 int16, Q8_0 8 int32 partial sums
-      for (size_t r = 0; r < 2; ++r) {
-        const uint8_t* blk = rows + (2 * k + r) * rb + b * kBB;
-        if constexpr (kQ4) {
-          // low nibbles (weights 0-15) in the low half, high nibbles (16-31) in the high half
-          const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
-          const __m256i u = _mm256_and_si256(_mm256_srlv_epi32(both, nibble_shift), low4);
-          for (size_t i = 0; i < kX; ++i) p[i][r] = _mm256_maddubs_epi16(u, x[i]);
-        } else {
-          const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-          const __m256i u = _mm256_abs_epi8(w);
-          for (size_t i = 0; i < kX; ++i)
-            p[i][r] = _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_sign_epi8(x[i], w)), ones);
-        }
-      }
-      for (size_t i = 0; i < kX; ++i)
-        h[i][k] = kQ4 ? _mm256_hadd_epi16(p[i][0], p[i][1]) : _mm256_hadd_epi32(p[i][0], p[i][1]);
-    }
-    const __m256 d = Avx2RowScales(rows + b * kBB, rb);
-    for (size_t i = 0; i < kX; ++i) {
-      __m256i s;
-      if constexpr (kQ4) {
-        const __m256i h2 = _mm256_hadd_epi16(_mm256_hadd_epi16(h[i][0], h[i][1]), _mm256_hadd_epi16(h[i][2], h[i][3]));
-        // each 128-bit half: rows 0-7's sums of its 16 weights
-        s = _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(h2)), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h2, 1)));
-        s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * a.G(t0 + i, b)));
-      } else {
-        // [rows 0-3 | rows 0-3] and [rows 4-7 | rows 4-7], low and high 128-bit halves of each row's sums
-        const __m256i q0 = _mm256_hadd_epi32(h[i][0], h[i][1]), q1 = _mm256_hadd_epi32(h[i][2], h[i][3]);
-        s = _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
-      }
-      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, _mm256_set1_ps(a.Dx(t0 + i, b))), acc[i]);
-    }
-  }
-  for (size_t i = 0; i < kX; ++i) Avx2StoreRows(out + (t0 + i) * N + n, acc[i], valid);
-}
+// ---- The K-quants' pieces for Avx2Rows8 (twin step 2 for 8 rows at once).
 
-// Q4_0 prefill on AVX2: each 8-row tile packed once, so the tokens run without horizontal adds. Per block
-// the 8 rows' scales (f32) and 8 group registers: lane r of R[g] holds row r's 4 unsigned nibbles of group
-// g (weights 4g..4g+3), a 4×(8×8) transposition done once per tile. Per token, `pmaddubsw` of R[g] with the
-// token's 4 bytes of group g broadcast gives, in lane r, 2 int16 pair sums of row r; the 8 groups add up in
-// int16 (8·2·15·127 = 30480 < 2^15), `pmaddwd` by ones makes lane r = row r's Σ u·q, −8·G_b takes out the
-// offset: S_b of the 8 rows, exact, then the twin's one fma per block.
-constexpr size_t kAvx2PackedBlock = 32 + 8 * 32;
-
-HWY_INLINE void Avx2PackTileQ4(const uint8_t* HWY_RESTRICT rows, size_t rb, size_t nb, uint8_t* HWY_RESTRICT dst) {
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  for (size_t b = 0; b < nb; ++b) {
-    const uint8_t* p = rows + b * 18;
-    uint8_t* o = dst + b * kAvx2PackedBlock;
-    _mm256_store_ps(reinterpret_cast<float*>(o), Avx2RowScales(p, rb));
-    // Z[k] = [row k | row 4 + k] (16 bytes each: byte 4j + e holds weight 4j + e, low nibble, group j, and
-    // 16 + 4j + e, high nibble, group j + 4); after the unpacks lane r of U[j] = row r's bytes 4j..4j+3.
-    __m256i Z[4];
-    for (size_t k = 0; k < 4; ++k)
-      Z[k] = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 + (4 + k) * rb)),
-                              _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 + k * rb)));
-    const __m256i t0 = _mm256_unpacklo_epi32(Z[0], Z[1]), t1 = _mm256_unpackhi_epi32(Z[0], Z[1]);
-    const __m256i t2 = _mm256_unpacklo_epi32(Z[2], Z[3]), t3 = _mm256_unpackhi_epi32(Z[2], Z[3]);
-    const __m256i U[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
-                          _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
-    for (size_t j = 0; j < 4; ++j) {
-      _mm256_store_si256(reinterpret_cast<__m256i*>(o + 32 + 32 * j), _mm256_and_si256(U[j], low4));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(o + 32 + 32 * (j + 4)), _mm256_and_si256(_mm256_srli_epi16(U[j], 4), low4));
-    }
-  }
-}
-
-// Tokens t0..t0+kX−1 over a packed 8-row tile.
-template <size_t kX>
-HWY_INLINE void Avx2RowsPackedQ4(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT tile,
-                                 float* HWY_RESTRICT out, size_t N, size_t n, size_t valid) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[kX];
-  for (size_t i = 0; i < kX; ++i) acc[i] = _mm256_setzero_ps();
-  for (size_t b = 0; b < a.nb; ++b) {
-    const uint8_t* o = tile + b * kAvx2PackedBlock;
-    __m256i R[8];
-    for (size_t g = 0; g < 8; ++g) R[g] = _mm256_load_si256(reinterpret_cast<const __m256i*>(o + 32 + 32 * g));
-    const __m256 d = _mm256_load_ps(reinterpret_cast<const float*>(o));
-    for (size_t i = 0; i < kX; ++i) {
-      const int32_t* x4 = reinterpret_cast<const int32_t*>(a.Q(t0 + i, b));
-      __m256i s16 = _mm256_maddubs_epi16(R[0], _mm256_set1_epi32(x4[0]));
-      for (size_t g = 1; g < 8; ++g) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(R[g], _mm256_set1_epi32(x4[g])));
-      const __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(8 * a.G(t0 + i, b)));
-      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, _mm256_set1_ps(a.Dx(t0 + i, b))), acc[i]);
-    }
-  }
-  for (size_t i = 0; i < kX; ++i) Avx2StoreRows(out + (t0 + i) * N + n, acc[i], valid);
-}
-
-// From this many tokens on, Q4_0 packs each 8-row tile (below, it multiplies the stored rows in pairs).
-constexpr size_t kAvx2PackMinT = 4;
-
-// Rows [n_begin, n_end) of every token, 8 rows at a time; each 8-row tile (in L1/L2 after the first token
-// pair) is multiplied by all the tokens, two at a time, or for Q4_0 from kAvx2PackMinT tokens on, packed
-// once and multiplied by tiles of 4 tokens.
-template <bool kQ4>
-HWY_INLINE void Avx2BlockOrderRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes,
-                                    size_t n_begin, size_t n_end, float* out, size_t N) {
-  static thread_local std::vector<uint8_t> packed;  // the packed tile (32-byte aligned within)
-  for (size_t n = n_begin; n < n_end; n += 8) {
-    const size_t rows = std::min<size_t>(8, n_end - n);
-    const uint8_t* tile = PaddedRowTile(w, n, rows, 8, row_bytes);
-    size_t t = 0;
-    if (kQ4 && T >= kAvx2PackMinT) {
-      packed.resize(a.nb * kAvx2PackedBlock + 32);
-      uint8_t* pk = packed.data() + (32 - reinterpret_cast<uintptr_t>(packed.data()) % 32) % 32;
-      Avx2PackTileQ4(tile, row_bytes, a.nb, pk);
-      for (; t + 4 <= T; t += 4) Avx2RowsPackedQ4<4>(a, t, pk, out, N, n, rows);
-      switch (T - t) {
-        case 3: Avx2RowsPackedQ4<3>(a, t, pk, out, N, n, rows); break;
-        case 2: Avx2RowsPackedQ4<2>(a, t, pk, out, N, n, rows); break;
-        case 1: Avx2RowsPackedQ4<1>(a, t, pk, out, N, n, rows); break;
-        default: break;
-      }
-      continue;
-    }
-    for (; t + 2 <= T; t += 2) Avx2Rows8<2, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
-    if (t < T) Avx2Rows8<1, kQ4>(a, t, tile, row_bytes, out, N, n, rows);
-  }
-}
-
-// K-quants on AVX2 and AVX-512 without VNNI: the group order (twin steps 3b-4), lanes = the 8 groups of one
-// block. Per row and 32-block the 32 weights are unpacked in a vector register as unsigned bytes u = w + o
-// (Avx2KQuantUnsigned; Q4_K/Q5_K o = 0, Q6_K o = 32), and `pmaddubsw` (unsigned × signed bytes to int16 pair
-// sums, no saturation: |2·63·127| < 2^15) then `pmaddwd` by ones give the 8 group sums Σ u·q in lane order;
-// Q6_K takes out its offset with the activations' group sums, s_i = Σ u·q − 32·g_i. Then exactly the twin's
-// operations, into the even (b even) or the odd accumulator vector:
-//    acc ← fma(f32(s_i), ds_i·dx, acc);   Q4_K/Q5_K then   acc ← fma(f32(g_i), (−m)·dx, acc)
-// and the 16 lanes folded by FoldSum16. A row's blocks are unpacked once per tile of up to 4 tokens.
-// The scales of one super-block (256 weights, 8 blocks) at p, as the twin's DecodeWeightBlock computes
-// them, once per super-block: Q6_K ds[0..15] the 16-weight scales d·sc (block k's groups 0-3 use ds[2k],
-// 4-7 ds[2k + 1]); Q4_K/Q5_K ds[k] = d·sc[k] and neg_m[k] = −(dmin·m[k]).
-template <DType kType>
-HWY_INLINE void Avx2SuperBlockScales(const uint8_t* HWY_RESTRICT p, float* HWY_RESTRICT ds, float* HWY_RESTRICT neg_m) {
-  const auto f16 = [](const uint8_t* at) {
-    uint16_t bits;
-    std::memcpy(&bits, at, 2);
-    return _mm256_set1_ps(F32FromF16(bits));
-  };
-  const auto bytes_to_f32 = [](uint64_t bytes, bool is_signed) {
-    const __m128i v = _mm_cvtsi64_si128(static_cast<long long>(bytes));
-    return _mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v));
-  };
-  if constexpr (kType == DType::Q6_K) {
-    const __m256 d = f16(p + 208);
-    uint64_t lo, hi;
-    std::memcpy(&lo, p + 192, 8);
-    std::memcpy(&hi, p + 200, 8);
-    _mm256_storeu_ps(ds, _mm256_mul_ps(d, bytes_to_f32(lo, true)));
-    _mm256_storeu_ps(ds + 8, _mm256_mul_ps(d, bytes_to_f32(hi, true)));
-  } else {
-    uint64_t sc, m;
-    KScalesMins(p + 4, &sc, &m);
-    _mm256_storeu_ps(ds, _mm256_mul_ps(f16(p), bytes_to_f32(sc, false)));
-    _mm256_storeu_ps(neg_m, _mm256_xor_ps(_mm256_mul_ps(f16(p + 2), bytes_to_f32(m, false)), _mm256_set1_ps(-0.0f)));
-  }
-}
-
-// Block b's 32 weights as unsigned bytes u = w + o (the twin's DecodeWeightBlock, 32 at once), p its
-// super-block.
+// Block b's 32 weights of one row as unsigned bytes (the twin's DecodeWeightBlock, 32 at once), p the
+// row's super-block: Q4_K/Q5_K w itself (0..15 / 0..31), Q6_K the 6-bit q = w + 32.
 template <DType kType>
 HWY_INLINE __m256i Avx2KQuantUnsigned(const uint8_t* HWY_RESTRICT p, size_t b) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
@@ -744,107 +368,328 @@ HWY_INLINE __m256i Avx2KQuantUnsigned(const uint8_t* HWY_RESTRICT p, size_t b) {
   }
 }
 
-// FoldSum16 (step 4) of the accumulators lo (0-7) and hi (8-15), in registers: the same adds in the same
-// order (lane i + lane i+8, then i + i+4, i + i+2, 0 + 1), so the same bits.
-HWY_INLINE float Avx2FoldSum16(__m256 lo, __m256 hi) {
-  const __m256 s8 = _mm256_add_ps(lo, hi);
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+// The 16 bytes at p of each of 8 rows (row 0's; rows rb bytes apart) transposed by dwords: lane r of V[j]
+// is row r's bytes 4j..4j+3 (rows k and 4 + k share a register, then 32- and 64-bit unpacks).
+HWY_INLINE void Avx2TransposeRows16(const uint8_t* HWY_RESTRICT p, size_t rb, __m256i (&V)[4]) {
+  __m256i Z[4];  // [row k | row 4 + k]
+  for (size_t k = 0; k < 4; ++k)
+    Z[k] = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + (4 + k) * rb)),
+                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + k * rb)));
+  const __m256i t0 = _mm256_unpacklo_epi32(Z[0], Z[1]), t1 = _mm256_unpackhi_epi32(Z[0], Z[1]);
+  const __m256i t2 = _mm256_unpacklo_epi32(Z[2], Z[3]), t3 = _mm256_unpackhi_epi32(Z[2], Z[3]);
+  V[0] = _mm256_unpacklo_epi64(t0, t2), V[1] = _mm256_unpackhi_epi64(t0, t2);
+  V[2] = _mm256_unpacklo_epi64(t1, t3), V[3] = _mm256_unpackhi_epi64(t1, t3);
 }
 
-// Block b of one row (its unsigned weights u, group scales ds, −m) for token t, into A: the twin's fmas.
+// v's lane r holds 4 bytes of row r: out[j][r] = its byte j, j < 4 (a 4×4 byte transposition in each half,
+// then the halves' rows 0-3 and 4-7 side by side).
+HWY_INLINE void Avx2StoreByteColumns(__m256i v, uint8_t (*out)[8]) {
+  const __m256i by_byte = _mm256_shuffle_epi8(
+      v, _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+  const __m128i lo = _mm256_castsi256_si128(by_byte), hi = _mm256_extracti128_si256(by_byte, 1);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out[0]), _mm_unpacklo_epi32(lo, hi));  // bytes 0, 1 of rows 0-7
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out[2]), _mm_unpackhi_epi32(lo, hi));  // bytes 2, 3
+}
+
+// One super-block of an 8-row tile, rows in the lanes: d and −dmin (f32), the integer scales c as bytes
+// c[g][r] (g: Q4_K/Q5_K the 8 sub-blocks; Q6_K the 16 groups of 16, signed) and the mins m[s][r].
+// Once per super-block, so the blocks read their scales with one widening load. All 8 rows at once: one
+// row at a time (KScalesMins and a byte transposition) cost a quarter of the Q4_K decode kernel's time.
+struct Avx2KScales {
+  __m256 d, neg_dmin;
+  alignas(16) uint8_t c[16][8];
+  alignas(16) uint8_t m[8][8];
+};
 template <DType kType>
-HWY_INLINE void Avx2KQuantBlockFma(const FastActs& a, size_t t, size_t b, __m256i u, __m256 ds,
-                                   const float* HWY_RESTRICT neg_m, __m256& A) {
-  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Q(t, b)));
-  __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), _mm256_set1_epi16(1));
-  const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.G8(t, b)));
-  if constexpr (kType == DType::Q6_K) s = _mm256_sub_epi32(s, _mm256_slli_epi32(g, 5));
-  const __m256 dx = _mm256_broadcast_ss(&a.dx[t * a.nbp + b]);
-  A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(ds, dx), A);
-  if constexpr (kType == DType::Q4_K || kType == DType::Q5_K)
-    A = _mm256_fmadd_ps(_mm256_cvtepi32_ps(g), _mm256_mul_ps(_mm256_broadcast_ss(neg_m), dx), A);
+HWY_INLINE void Avx2KTileScales(const uint8_t* HWY_RESTRICT p, size_t rb, Avx2KScales* ks) {
+  __m256i V[4];
+  if constexpr (kType == DType::Q6_K) {
+    ks->d = Avx2RowScales(p + 208, rb);
+    ks->neg_dmin = _mm256_setzero_ps();
+    Avx2TransposeRows16(p + 192, rb, V);  // V[j]: sc[4j .. 4j + 3]
+    for (size_t j = 0; j < 4; ++j) Avx2StoreByteColumns(V[j], ks->c + 4 * j);
+  } else {
+    // V[0]: d | dmin << 16;  V[1..3]: the 12 bytes a, b, c of the 6-bit scales and mins (KScalesMins)
+    Avx2TransposeRows16(p, rb, V);
+    const __m256i low16 = _mm256_set1_epi32(0xFFFF);
+    const __m256i d_dmin = _mm256_permute4x64_epi64(  // [d of rows 0-7 | dmin of rows 0-7] as f16
+        _mm256_packus_epi32(_mm256_and_si256(V[0], low16), _mm256_srli_epi32(V[0], 16)), 0xD8);
+    ks->d = _mm256_cvtph_ps(_mm256_castsi256_si128(d_dmin));
+    ks->neg_dmin = _mm256_xor_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(d_dmin, 1)), _mm256_set1_ps(-0.0f));
+    const __m256i six = _mm256_set1_epi8(0x3F), four = _mm256_set1_epi8(0x0F), top2 = _mm256_set1_epi8(0x30);
+    const __m256i a = V[1], b = V[2], c = V[3];
+    Avx2StoreByteColumns(_mm256_and_si256(a, six), ks->c);  // scales 0-3
+    Avx2StoreByteColumns(_mm256_or_si256(_mm256_and_si256(c, four), _mm256_and_si256(_mm256_srli_epi32(a, 2), top2)), ks->c + 4);
+    Avx2StoreByteColumns(_mm256_and_si256(b, six), ks->m);  // mins 0-3
+    Avx2StoreByteColumns(
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 4), four), _mm256_and_si256(_mm256_srli_epi32(b, 2), top2)), ks->m + 4);
+  }
 }
 
-// Block k of a super-block: its groups' scales (Q6_K: groups 0-3 and 4-7 have their own).
+// The 8 rows' bytes v[0..8) widened to int32 lanes (signed for Q6_K's scales).
+template <bool kSigned>
+HWY_INLINE __m256i Avx2Widen8(const uint8_t* HWY_RESTRICT v) {
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(v));
+  return kSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+}
+
+// Block b's scales for the 8 rows of a tile: d (and −dmin) and the integers c of weights 0-15 and 16-31
+// and mq (Q8_0/Q4_0: c = 1, no min).
+struct Avx2BlockScales {
+  __m256 d, neg_dmin;
+  __m256i c_lo, c_hi, mq;
+};
 template <DType kType>
-HWY_INLINE __m256 Avx2KQuantGroupScales(const float* HWY_RESTRICT sb_ds, size_t k) {
-  if constexpr (kType == DType::Q6_K) return _mm256_set_m128(_mm_broadcast_ss(&sb_ds[2 * k + 1]), _mm_broadcast_ss(&sb_ds[2 * k]));
-  return _mm256_broadcast_ss(&sb_ds[k]);
+HWY_INLINE Avx2BlockScales Avx2ScalesOf(const Avx2KScales& ks, size_t b) {
+  Avx2BlockScales s{ks.d, ks.neg_dmin, _mm256_set1_epi32(1), _mm256_set1_epi32(1), _mm256_setzero_si256()};
+  if constexpr (kType == DType::Q6_K) {
+    s.c_lo = Avx2Widen8<true>(ks.c[2 * (b % 8)]), s.c_hi = Avx2Widen8<true>(ks.c[2 * (b % 8) + 1]);
+  } else {
+    s.c_lo = s.c_hi = Avx2Widen8<false>(ks.c[b % 8]);
+    s.mq = Avx2Widen8<false>(ks.m[b % 8]);
+  }
+  return s;
 }
 
-// out[t0 + i, n] for kX tokens (up to 4: a row's blocks unpacked once per 4 tokens) and the one weight row
-// `row`. Blocks in pairs (a K-quant row has a multiple of 8), so that acc[i][h] has a constant index and
-// stays in a register.
+// The twin's step 3 for 8 rows, block b, token t, from lo and hi, the rows' Σ u·q over weights 0-15 and
+// 16-31 (u the unsigned form of each kernel; for Q4_0/Q4_K the kernels may pass the whole sum as lo and
+// 0 as hi): the offsets taken out (Q4_0 −8·G_b; Q6_K −32 times each half's activation sum), the integer
+// scales multiplied in, S_b = c_lo·lo + c_hi·hi and M_b = mq·G_b, then one or two fmas:
+//    acc ← fma(f32(S_b), d·dx_b, acc),   Q4_K/Q5_K then   acc ← fma(f32(M_b), (−dmin)·dx_b, acc).
+template <DType kType>
+HWY_INLINE void Avx2BlockFma(const FastActs& a, size_t t, size_t b, __m256i lo, __m256i hi, const Avx2BlockScales& s,
+                             __m256& acc) {
+  __m256i S;
+  if constexpr (kType == DType::Q6_K) {
+    lo = _mm256_sub_epi32(lo, _mm256_set1_epi32(32 * a.G16(t, b, 0)));
+    hi = _mm256_sub_epi32(hi, _mm256_set1_epi32(32 * a.G16(t, b, 1)));
+    S = _mm256_add_epi32(_mm256_mullo_epi32(s.c_lo, lo), _mm256_mullo_epi32(s.c_hi, hi));
+  } else {
+    S = _mm256_add_epi32(lo, hi);
+    if constexpr (kType == DType::Q4_0) S = _mm256_sub_epi32(S, _mm256_set1_epi32(8 * a.G(t, b)));
+    if constexpr (kType == DType::Q4_K || kType == DType::Q5_K) S = _mm256_mullo_epi32(s.c_lo, S);
+  }
+  const __m256 dx = _mm256_set1_ps(a.Dx(t, b));
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S), _mm256_mul_ps(s.d, dx), acc);
+  if constexpr (HasBlockMin(kType)) {
+    const __m256i M = _mm256_mullo_epi32(s.mq, _mm256_set1_epi32(a.G(t, b)));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), _mm256_mul_ps(s.neg_dmin, dx), acc);
+  }
+}
+
+// The block order (twin steps 1-3) on AVX2 and AVX-512 without VNNI, every block type, lanes = 8 weight
+// ROWS. Per row and token, `pmaddubsw` multiplies 32 unsigned by 32 signed bytes into 16 int16 pair sums:
+//   Q4_0: the nibbles u = w + 8 (0..15) as they are, times q; a pair sum is ≤ 2·15·127 in magnitude.
+//   Q4_K/Q5_K: w itself (0..15 / 0..31).  Q6_K: the 6-bit u = w + 32 (0..63).
+//   Q8_0: |w| times q with w's sign (the sign trick: pmaddubsw's first operand is unsigned), ≤ 2·128·127.
+// Horizontal adds then turn 8 rows' partial sums into vectors with lane r = row r (integer sums are exact,
+// so their order is free), one for weights 0-15 (lo) and one for 16-31 (hi):
+//   Q4_0/Q4_K: three levels of 16-bit `phaddw` (a sum of 16 products is ≤ 16·15·127 = 30480 < 2^15); each
+//         128-bit half then holds rows 0-7's sums of its 16 weights, widened to int32.
+//   Q8_0/Q5_K/Q6_K: `pmaddwd` by ones to 8 int32 partials per row (16-bit sums could overflow), two
+//         levels of `phaddd`, the 128-bit halves regrouped.
+// Then Avx2BlockFma (offsets, scales, the twin's fmas) for the 8 outputs at once. Written with AVX2
+// intrinsics: Highway 1.0.3 has no horizontal pair add. Trap: as in the VNNI kernel, a last tile of fewer
+// than 8 rows is computed on a zero-padded copy (scales 0) and only its rows are stored.
 template <size_t kX, DType kType>
-HWY_INLINE void Avx2KQuantTile(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT row, size_t row_bytes,
-                               float* HWY_RESTRICT out, size_t N, size_t n) {
-  __m256 acc[kX][2];  // [token][b % 2]: the twin's accumulators 0-7 and 8-15
-  for (size_t i = 0; i < kX; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  alignas(32) float sb_ds[16], sb_neg_m[8];  // the current super-block's scales
-  for (size_t b0 = 0; b0 < a.nb; b0 += 2) {
-    const uint8_t* p = row + b0 / 8 * BlockBytes(kType);
-    // The next row's bytes at this point (past the matrix is harmless: a prefetch never faults).
-    _mm_prefetch(reinterpret_cast<const char*>(p + row_bytes + b0 % 8 * 32), _MM_HINT_T0);
-    if (b0 % 8 == 0) Avx2SuperBlockScales<kType>(p, sb_ds, sb_neg_m);
-    for (size_t h = 0; h < 2; ++h) {
-      const size_t b = b0 + h, k = b % 8;
-      const __m256 ds = Avx2KQuantGroupScales<kType>(sb_ds, k);
-      const __m256i u = Avx2KQuantUnsigned<kType>(p, b);
-      for (size_t i = 0; i < kX; ++i) Avx2KQuantBlockFma<kType>(a, t0 + i, b, u, ds, &sb_neg_m[k], acc[i][h]);
+HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT rows, size_t rb,
+                          float* HWY_RESTRICT out, size_t N, size_t n, size_t valid) {
+  constexpr bool kKQuant = kType == DType::Q4_K || kType == DType::Q5_K || kType == DType::Q6_K;
+  constexpr bool kSum16 = kType == DType::Q4_0 || kType == DType::Q4_K;  // int16 horizontal adds
+  const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const __m256i nibble_shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+  const size_t tile_bytes_per_block = 8 * rb / a.nb;
+  __m256 acc[kX];
+  for (size_t i = 0; i < kX; ++i) acc[i] = _mm256_setzero_ps();
+  Avx2KScales ks;  // K-quants: the current super-block's
+  for (size_t b = 0; b < a.nb; ++b) {
+    __m256i x[kX];
+    for (size_t i = 0; i < kX; ++i) x[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Q(t0 + i, b)));
+    // As the VNNI kernel: ask for the next tile's b-th slice (the hardware prefetcher stops at 4 KiB pages).
+    const uint8_t* next = rows + 8 * rb + b * tile_bytes_per_block;
+    for (size_t l = 0; l < tile_bytes_per_block; l += 64) _mm_prefetch(reinterpret_cast<const char*>(next + l), _MM_HINT_T0);
+    const uint8_t* block = rows + (kKQuant ? b / 8 * BlockBytes(kType) : b * BlockBytes(kType));  // row 0's
+    if constexpr (kKQuant)
+      if (b % 8 == 0) Avx2KTileScales<kType>(block, rb, &ks);
+    __m256i h[kX][4];  // per token, the first horizontal add of rows 2k, 2k + 1 (few live registers)
+    for (size_t k = 0; k < 4; ++k) {
+      __m256i p[kX][2];  // per token and row: 16 int16 (kSum16) or 8 int32 partial sums
+      for (size_t r = 0; r < 2; ++r) {
+        const uint8_t* blk = block + (2 * k + r) * rb;
+        __m256i u;  // the unsigned first operand of pmaddubsw; w its sign for Q8_0
+        __m256i w = _mm256_setzero_si256();
+        if constexpr (kType == DType::Q4_0) {
+          // low nibbles (weights 0-15) in the low half, high nibbles (16-31) in the high half
+          const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
+          u = _mm256_and_si256(_mm256_srlv_epi32(both, nibble_shift), low4);
+        } else if constexpr (kType == DType::Q8_0) {
+          w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+          u = _mm256_abs_epi8(w);
+        } else {
+          u = Avx2KQuantUnsigned<kType>(blk, b);
+        }
+        for (size_t i = 0; i < kX; ++i) {
+          const __m256i pairs = _mm256_maddubs_epi16(u, kType == DType::Q8_0 ? _mm256_sign_epi8(x[i], w) : x[i]);
+          p[i][r] = kSum16 ? pairs : _mm256_madd_epi16(pairs, ones);
+        }
+      }
+      for (size_t i = 0; i < kX; ++i)
+        h[i][k] = kSum16 ? _mm256_hadd_epi16(p[i][0], p[i][1]) : _mm256_hadd_epi32(p[i][0], p[i][1]);
+    }
+    Avx2BlockScales s;
+    if constexpr (kKQuant) {
+      s = Avx2ScalesOf<kType>(ks, b);
+    } else {
+      s.d = Avx2RowScales(block, rb);
+    }
+    for (size_t i = 0; i < kX; ++i) {
+      __m256i lo, hi;  // lane r: row r's Σ over weights 0-15, 16-31
+      if constexpr (kSum16) {
+        const __m256i h2 = _mm256_hadd_epi16(_mm256_hadd_epi16(h[i][0], h[i][1]), _mm256_hadd_epi16(h[i][2], h[i][3]));
+        lo = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(h2));
+        hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h2, 1));
+      } else {
+        // [rows 0-3 | rows 0-3] and [rows 4-7 | rows 4-7], weights 0-15 in the low and 16-31 in the high halves
+        const __m256i q0 = _mm256_hadd_epi32(h[i][0], h[i][1]), q1 = _mm256_hadd_epi32(h[i][2], h[i][3]);
+        lo = _mm256_permute2x128_si256(q0, q1, 0x20);
+        hi = _mm256_permute2x128_si256(q0, q1, 0x31);
+      }
+      Avx2BlockFma<kType>(a, t0 + i, b, lo, hi, s, acc[i]);
     }
   }
-  for (size_t i = 0; i < kX; ++i) out[(t0 + i) * N + n] = Avx2FoldSum16(acc[i][0], acc[i][1]);
+  for (size_t i = 0; i < kX; ++i) Avx2StoreRows(out + (t0 + i) * N + n, acc[i], valid);
 }
 
-// Decode: out[t, n], out[t, n + 1] for one token and 2 rows, their blocks interleaved. Trap: an accumulator
-// takes one or two dependent fmas per block, so one row alone waits on the fma latency. (Avx2KQuantTile's
-// loop with 2 rows was as fast here, but its 4-token shape then spilled registers: 25% slower prefill.)
+// Prefill (Q4_0 and the K-quants) on AVX2: each 8-row tile packed once, so the tokens run without
+// horizontal adds. Per block the 8 rows' scales and 8 group registers: lane r of u[g] holds row r's 4
+// unsigned weights of group g (weights 4g..4g+3), a transposition done once per tile. Per token,
+// `pmaddubsw` of u[g] with the token's 4 bytes of group g broadcast gives, in lane r, 2 int16 pair sums of
+// row r; groups add up in int16 Avx2PackChunk at a time (the largest sum < 2^15: Q4 8·2·15·127 = 30480,
+// Q5_K 4·2·31·127 = 31496, Q6_K 2·2·63·127 = 32004), `pmaddwd` by ones widens each chunk into row r's
+// lane, and Avx2BlockFma finishes the block as in Avx2Rows8. (Q8_0 is not packed: its unsigned form
+// w + 128 would overflow the int16 pair sums.)
+constexpr bool HasAvx2Packing(DType t) { return t != DType::Q8_0; }
+constexpr size_t Avx2PackChunk(DType t) { return t == DType::Q6_K ? 2 : t == DType::Q5_K ? 4 : 8; }
+struct alignas(32) Avx2PackedBlock {
+  float d[8], neg_dmin[8];
+  int32_t c_lo[8], c_hi[8], mq[8];
+  uint8_t u[8][32];
+};
+
+// out[j] = lane j of every v[r] (lane r of out[j] = v[r]'s dword j): an 8×8 transposition of 32-bit lanes.
+HWY_INLINE void Avx2TransposeDwords8x8(const __m256i (&v)[8], __m256i (&out)[8]) {
+  __m256i q[8];  // after two levels of unpacks: q[4h + j] = dwords j and 4 + j of rows 4h..4h+3
+  for (size_t h = 0; h < 2; ++h) {
+    const __m256i* r = v + 4 * h;
+    const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    q[4 * h + 0] = _mm256_unpacklo_epi64(t0, t2), q[4 * h + 1] = _mm256_unpackhi_epi64(t0, t2);
+    q[4 * h + 2] = _mm256_unpacklo_epi64(t1, t3), q[4 * h + 3] = _mm256_unpackhi_epi64(t1, t3);
+  }
+  for (size_t j = 0; j < 4; ++j) {
+    out[j] = _mm256_permute2x128_si256(q[j], q[4 + j], 0x20);
+    out[4 + j] = _mm256_permute2x128_si256(q[j], q[4 + j], 0x31);
+  }
+}
+
 template <DType kType>
-HWY_INLINE void Avx2KQuantRows2(const FastActs& a, size_t t, const uint8_t* HWY_RESTRICT rows, size_t row_bytes,
-                                float* HWY_RESTRICT out, size_t N, size_t n) {
-  __m256 acc[2][2];  // [row][b % 2]
-  for (auto& row_acc : acc) row_acc[0] = row_acc[1] = _mm256_setzero_ps();
-  alignas(32) float sb_ds[2][16], sb_neg_m[2][8];
-  for (size_t b0 = 0; b0 < a.nb; b0 += 2) {
-    const uint8_t* p[2];
-    for (size_t r = 0; r < 2; ++r) {
-      p[r] = rows + r * row_bytes + b0 / 8 * BlockBytes(kType);
-      _mm_prefetch(reinterpret_cast<const char*>(p[r] + 2 * row_bytes + b0 % 8 * 32), _MM_HINT_T0);
-      if (b0 % 8 == 0) Avx2SuperBlockScales<kType>(p[r], sb_ds[r], sb_neg_m[r]);
+HWY_INLINE void Avx2PackTile(const uint8_t* HWY_RESTRICT rows, size_t rb, size_t nb, Avx2PackedBlock* HWY_RESTRICT dst) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  Avx2KScales ks;
+  for (size_t b = 0; b < nb; ++b) {
+    Avx2PackedBlock& o = dst[b];
+    __m256i U[8];
+    Avx2BlockScales s;
+    if constexpr (kType == DType::Q4_0) {
+      const uint8_t* p = rows + b * 18;
+      s = {Avx2RowScales(p, rb), _mm256_setzero_ps(), _mm256_set1_epi32(1), _mm256_set1_epi32(1), _mm256_setzero_si256()};
+      // Each row's 16 bytes: byte 4j + e holds weight 4j + e (low nibble, group j) and 16 + 4j + e (high
+      // nibble, group j + 4); transposed, lane r of B[j] = row r's bytes 4j..4j+3.
+      __m256i B[4];
+      Avx2TransposeRows16(p + 2, rb, B);
+      for (size_t j = 0; j < 4; ++j) {
+        U[j] = _mm256_and_si256(B[j], low4);
+        U[j + 4] = _mm256_and_si256(_mm256_srli_epi16(B[j], 4), low4);
+      }
+    } else {
+      const uint8_t* p = rows + b / 8 * BlockBytes(kType);
+      if (b % 8 == 0) Avx2KTileScales<kType>(p, rb, &ks);
+      s = Avx2ScalesOf<kType>(ks, b);
+      __m256i R[8];  // row r's 32 unsigned weights
+      for (size_t r = 0; r < 8; ++r) R[r] = Avx2KQuantUnsigned<kType>(p + r * rb, b);
+      Avx2TransposeDwords8x8(R, U);
     }
-    for (size_t h = 0; h < 2; ++h) {
-      const size_t b = b0 + h, k = b % 8;
-      for (size_t r = 0; r < 2; ++r)
-        Avx2KQuantBlockFma<kType>(a, t, b, Avx2KQuantUnsigned<kType>(p[r], b), Avx2KQuantGroupScales<kType>(sb_ds[r], k),
-                                  &sb_neg_m[r][k], acc[r][h]);
+    _mm256_store_ps(o.d, s.d);
+    _mm256_store_ps(o.neg_dmin, s.neg_dmin);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(o.c_lo), s.c_lo);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(o.c_hi), s.c_hi);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(o.mq), s.mq);
+    for (size_t g = 0; g < 8; ++g) _mm256_store_si256(reinterpret_cast<__m256i*>(o.u[g]), U[g]);
+  }
+}
+
+// Tokens t0..t0+kX−1 over a packed 8-row tile.
+template <size_t kX, DType kType>
+HWY_INLINE void Avx2RowsPacked(const FastActs& a, size_t t0, const Avx2PackedBlock* HWY_RESTRICT tile,
+                               float* HWY_RESTRICT out, size_t N, size_t n, size_t valid) {
+  constexpr size_t kChunk = Avx2PackChunk(kType);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[kX];
+  for (size_t i = 0; i < kX; ++i) acc[i] = _mm256_setzero_ps();
+  for (size_t b = 0; b < a.nb; ++b) {
+    const Avx2PackedBlock& o = tile[b];
+    const Avx2BlockScales s{_mm256_load_ps(o.d), _mm256_load_ps(o.neg_dmin),
+                            _mm256_load_si256(reinterpret_cast<const __m256i*>(o.c_lo)),
+                            _mm256_load_si256(reinterpret_cast<const __m256i*>(o.c_hi)),
+                            _mm256_load_si256(reinterpret_cast<const __m256i*>(o.mq))};
+    for (size_t i = 0; i < kX; ++i) {
+      const int32_t* x4 = reinterpret_cast<const int32_t*>(a.Q(t0 + i, b));
+      __m256i half[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // weights 0-15, 16-31 (kChunk 8: all)
+      for (size_t g0 = 0; g0 < 8; g0 += kChunk) {
+        __m256i s16 = _mm256_setzero_si256();
+        for (size_t g = g0; g < g0 + kChunk; ++g)
+          s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(o.u[g])),
+                                                           _mm256_set1_epi32(x4[g])));
+        half[g0 / 4] = _mm256_add_epi32(half[g0 / 4], _mm256_madd_epi16(s16, ones));
+      }
+      Avx2BlockFma<kType>(a, t0 + i, b, half[0], half[1], s, acc[i]);
     }
   }
-  for (size_t r = 0; r < 2; ++r) out[t * N + n + r] = Avx2FoldSum16(acc[r][0], acc[r][1]);
+  for (size_t i = 0; i < kX; ++i) Avx2StoreRows(out + (t0 + i) * N + n, acc[i], valid);
 }
 
-// Rows [n_begin, n_end): below 4 tokens, 2 rows at a time, token by token; else row by row, tokens 4 at a
-// time (and a row left over alone).
+// From this many tokens on, Q4_0 and the K-quants pack each 8-row tile (below, it multiplies the stored
+// rows in pairs).
+constexpr size_t kAvx2PackMinT = 4;
+
+// Rows [n_begin, n_end) of every token, 8 rows at a time; each 8-row tile (in L1/L2 after the first token
+// pair) is multiplied by all the tokens, two at a time, or from kAvx2PackMinT tokens on packed once and
+// multiplied by tiles of 4 tokens.
 template <DType kType>
-HWY_INLINE void Avx2KQuantRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes, size_t n_begin,
-                                size_t n_end, float* out, size_t N) {
-  size_t n = n_begin;
-  if (T < 4)
-    for (; n + 2 <= n_end; n += 2)
-      for (size_t t = 0; t < T; ++t) Avx2KQuantRows2<kType>(a, t, w + n * row_bytes, row_bytes, out, N, n);
-  for (; n < n_end; ++n) {
-    const uint8_t* row = w + n * row_bytes;
+HWY_INLINE void Avx2BlockOrderRange(const FastActs& a, size_t T, const uint8_t* w, size_t row_bytes,
+                                    size_t n_begin, size_t n_end, float* out, size_t N) {
+  static thread_local std::vector<Avx2PackedBlock> packed;  // the packed tile
+  for (size_t n = n_begin; n < n_end; n += 8) {
+    const size_t rows = std::min<size_t>(8, n_end - n);
+    const uint8_t* tile = PaddedRowTile(w, n, rows, 8, row_bytes);
     size_t t = 0;
-    for (; t + 4 <= T; t += 4) Avx2KQuantTile<4, kType>(a, t, row, row_bytes, out, N, n);
-    switch (T - t) {
-      case 3: Avx2KQuantTile<3, kType>(a, t, row, row_bytes, out, N, n); break;
-      case 2: Avx2KQuantTile<2, kType>(a, t, row, row_bytes, out, N, n); break;
-      case 1: Avx2KQuantTile<1, kType>(a, t, row, row_bytes, out, N, n); break;
-      default: break;
+    if (HasAvx2Packing(kType) && T >= kAvx2PackMinT) {
+      packed.resize(a.nb);
+      Avx2PackTile<kType>(tile, row_bytes, a.nb, packed.data());
+      for (; t + 4 <= T; t += 4) Avx2RowsPacked<4, kType>(a, t, packed.data(), out, N, n, rows);
+      switch (T - t) {
+        case 3: Avx2RowsPacked<3, kType>(a, t, packed.data(), out, N, n, rows); break;
+        case 2: Avx2RowsPacked<2, kType>(a, t, packed.data(), out, N, n, rows); break;
+        case 1: Avx2RowsPacked<1, kType>(a, t, packed.data(), out, N, n, rows); break;
+        default: break;
+      }
+      continue;
     }
+    for (; t + 2 <= T; t += 2) Avx2Rows8<2, kType>(a, t, tile, row_bytes, out, N, n, rows);
+    if (t < T) Avx2Rows8<1, kType>(a, t, tile, row_bytes, out, N, n, rows);
   }
 }
+
 #endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 
 // Output columns [n_begin, n_end) of every token, on the calling thread: what one task of MatMulFastT does.
@@ -857,19 +702,13 @@ HWY_INLINE void MatMulFastRowRange(const FastActs& a, const float* HWY_RESTRICT 
   const size_t row_bytes = RowBytes(kType, K);
   constexpr bool kVnniTarget = GEMMA4_OPS_HAVE_VNNI && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL);
   const bool vnni = kVnniTarget && FastUseVnni().load(std::memory_order_relaxed);
-  if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0) {
 #if GEMMA4_OPS_HAVE_VNNI && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
+  if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0)
     if (vnni) return VnniBlockOrderRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
 #endif
-    return Avx2BlockOrderRange<kType == DType::Q4_0>(a, T, w, row_bytes, n_begin, n_end, out, N);
-  } else {
-#if GEMMA4_OPS_HAVE_VNNI && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
-    if (vnni) return VnniRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
-#endif
-    (void)vnni;
-    (void)x;
-    return Avx2KQuantRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
-  }
+  (void)vnni;
+  (void)x;
+  return Avx2BlockOrderRange<kType>(a, T, w, row_bytes, n_begin, n_end, out, N);
 #else
   (void)a;
   scalar::MatMulFastRows(x, T, K, w, kType, N, n_begin, n_end, out);
@@ -891,9 +730,9 @@ HWY_INLINE void MatMulFastT(const float* HWY_RESTRICT x, size_t T, size_t K, con
                             size_t N, float* HWY_RESTRICT out) {
   FastActs& a = FastActsScratch();
   QuantizeActsForKernels(x, T, K, a);
-  // At least ~64k multiply-adds per task, as in MatMulRows; Q8_0/Q4_0 tasks of whole 16-row tiles.
+  // At least ~64k multiply-adds per task, as in MatMulRows; tasks of whole 16-row tiles.
   const size_t grain = std::max<size_t>(4, (size_t{1} << 16) / std::max<size_t>(1, K * T));
-  ParallelRanges(N, grain, HasBlockOrder(kType) ? 16 : 4, [&](size_t n_begin, size_t n_end) {
+  ParallelRanges(N, grain, 16, [&](size_t n_begin, size_t n_end) {
     MatMulFastRowRange<kType>(a, x, T, K, w, N, n_begin, n_end, out);
   });
 }

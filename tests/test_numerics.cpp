@@ -1,4 +1,4 @@
-// The `fast` numerics (ops/numerics.h): its Q8_0/Q4_0 MatMul kernels against their scalar twin, bit for bit,
+// The `fast` numerics (ops/numerics.h): its MatMul kernels (every block type) against their scalar twin, bit for bit,
 // on every SIMD target (and on AVX-512 both with and without the VNNI kernel); a token's row independent of
 // the batch and the thread count; the twin itself against a hand-checkable case; how far it is from exact;
 // and a whole model in fast mode: decode = prefill, exact mode untouched; and exact models of every dtype:
@@ -106,20 +106,20 @@ TEST_CASE("fast MatMul equals its scalar twin bit for bit, on every target", "[n
         CheckFastEqualsTwin(x, T, K, BlockRows(t, N, K, uint32_t(K) + 1), t, N);
       }
     }
-    // A matrix of several weight panels (prefill multiplies each panel by every token tile in turn).
+    // A larger matrix: many row tiles, long rows (32 K-quant super-blocks).
     const size_t K = 8192, N = 130, T = 6;
-    REQUIRE(N > 2 * ops::FastPanelRows(ops::RowBytes(t, K)));
     const std::vector<float> x = RandomFloats(T * K, 77);
-    CheckFastEqualsTwin(x, T, K, BlockRows(t, N, K, 78), t, N, " (panels)");
+    CheckFastEqualsTwin(x, T, K, BlockRows(t, N, K, 78), t, N, " (large)");
   }
 }
 
-TEST_CASE("fast Q8_0/Q4_0: whole and partial row tiles (16 rows VNNI, 8 AVX2), every token tiling", "[numerics]") {
-  // The block-order kernels put weight rows in lanes: N around multiples of 8 and 16 hits full tiles and
-  // zero-padded tails; T from decode (per-block transposition) past the prefill threshold (packed tile,
-  // token tiles of 8, 4, 2, 1).
-  for (DType t : {DType::Q8_0, DType::Q4_0}) {
-    for (size_t K : {32, 96, 2112}) {
+TEST_CASE("fast MatMul: whole and partial row tiles (16 rows VNNI, 8 AVX2), every token tiling", "[numerics]") {
+  // The kernels put weight rows in lanes: N around multiples of 8 and 16 hits full tiles and zero-padded
+  // tails; T from decode (per-block transposition) past the prefill threshold (packed tile, token tiles of
+  // 8, 4, 2, 1).
+  for (DType t : kBlockTypes) {
+    for (size_t K : {32, 96, 256, 2112, 2304}) {
+      if (K % ops::BlockSize(t)) continue;
       for (size_t N : {8, 15, 16, 17, 24, 31, 32, 33, 47}) {
         const std::vector<uint8_t> w = BlockRows(t, N, K, uint32_t(K * 3 + N));
         for (size_t T : {1, 2, 3, 4, 5, 7, 8, 11, 16, 17}) {
@@ -131,7 +131,7 @@ TEST_CASE("fast Q8_0/Q4_0: whole and partial row tiles (16 rows VNNI, 8 AVX2), e
 }
 
 TEST_CASE("fast MatMul: extreme weights and activations overflow no 16-bit sum", "[numerics]") {
-  // The AVX2 kernels form 16-bit sums (pmaddubsw pairs; Q4_0 sums of 16 products): weights at the ends of
+  // The AVX2 kernels form 16-bit sums (pmaddubsw pairs; Q4_0/Q4_K sums of 16 products): weights at the ends of
   // their range (Q8_0 −128 and 127, nibbles 0 and 15, 6-bit 63) against activations at ±127 (every block
   // of x has its amax at both signs) reach the largest magnitudes those sums can hold.
   const size_t K = 512, N = 17;
@@ -161,11 +161,11 @@ TEST_CASE("fast MatMul: extreme weights and activations overflow no 16-bit sum",
   }
 }
 
-TEST_CASE("fast twin, Q8_0/Q4_0: one accumulator, one fma per block, blocks in order", "[numerics]") {
-  // The definition (quant_fast_scalar.h step 3a) written out again for one row from the decoded blocks:
-  // A ← fma(f32(S_b), d_b·dx_b, A), S_b the exact integer dot product of block b.
-  for (DType t : {DType::Q8_0, DType::Q4_0}) {
-    const size_t K = 7 * 32;  // an odd block count
+TEST_CASE("fast twin: one accumulator, one fma per block (two with a min), blocks in order", "[numerics]") {
+  // The definition (quant_fast_scalar.h step 3) written out again for one row from the decoded blocks:
+  // A ← fma(f32(S_b), d·dx_b, A), S_b = Σ c_j·w_j·q_j exact; Q4_K/Q5_K then A ← fma(f32(mq·G_b), −dmin·dx_b, A).
+  for (DType t : kBlockTypes) {
+    const size_t K = ops::BlockSize(t) == 32 ? 7 * 32 : 3 * 256;  // an odd block (super-block) count
     const std::vector<float> x = RandomFloats(K, 31);
     const std::vector<uint8_t> w = BlockRows(t, 1, K, 32);
     float acc = 0.0f;
@@ -174,9 +174,10 @@ TEST_CASE("fast twin, Q8_0/Q4_0: one accumulator, one fma per block, blocks in o
       const float dx = ops::scalar::QuantizeBlockQ8(x.data() + 32 * b, q);
       ops::scalar::WeightBlock wb;
       ops::scalar::DecodeWeightBlock(w.data(), t, b, &wb);
-      int32_t s = 0;
-      for (int j = 0; j < 32; ++j) s += int32_t(wb.w[j]) * q[j];
-      acc = std::fma(float(s), wb.ds[0] * dx, acc);
+      int32_t s = 0, g = 0;
+      for (int j = 0; j < 32; ++j) s += wb.c[j / 16] * int32_t(wb.w[j]) * q[j], g += q[j];
+      acc = std::fma(float(s), wb.d * dx, acc);
+      if (t == DType::Q4_K || t == DType::Q5_K) acc = std::fma(float(wb.mq * g), -wb.dmin * dx, acc);
     }
     float out = -1.0f;
     ops::scalar::MatMulFast(x.data(), 1, K, w.data(), t, 1, &out);
