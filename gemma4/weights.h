@@ -38,7 +38,7 @@ struct WeightBinder {
     const Tensor& t = require(name, w.shape);
     if (!ops::IsWeightDType(t.dtype) && !(w.rows_only && ops::IsBlockType(t.dtype)))
       throw Error(Str(t.file, ": tensor ", t.name, " has dtype ", DTypeName(t.dtype),
-                      "; weights must be F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q5_K or Q6_K"));
+                      "; weights must be F32, BF16, F16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K or Q6_K"));
     if (!t.shape.empty() && size_t(t.shape.back()) % ops::BlockSize(t.dtype) != 0)
       throw Error(Str(t.file, ": tensor ", t.name, " is ", DTypeName(t.dtype), " ", ShapeString(t.shape),
                       ", but its rows are not a whole number of ", ops::BlockSize(t.dtype), "-element blocks"));

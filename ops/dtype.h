@@ -10,7 +10,7 @@
 //
 // Block types (llama.cpp's GGML quantizations, read from GGUF files): a row of n elements is n / BlockSize
 // blocks of BlockBytes each, so they have no per-element size (DTypeSize is 0) and a row's length must be a
-// multiple of the block size. All of them (Q8_0, Q4_0 and the K-quants Q4_K, Q5_K, Q6_K) are read in place
+// multiple of the block size. All of them (Q8_0, Q4_0, Q5_0 and the K-quants Q4_K, Q5_K, Q6_K) are read in place
 // by MatMul and ToF32. Layouts and formulas: ops/quant_scalar.h.
 #ifndef GEMMA4_OPS_DTYPE_H_
 #define GEMMA4_OPS_DTYPE_H_
@@ -24,7 +24,7 @@
 
 namespace gemma4::ops {
 
-enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K };
+enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q5_0 };
 
 inline const char* DTypeName(DType t) {
   switch (t) {
@@ -40,6 +40,7 @@ inline const char* DTypeName(DType t) {
     case DType::BOOL: return "BOOL";
     case DType::Q8_0: return "Q8_0";
     case DType::Q4_0: return "Q4_0";
+    case DType::Q5_0: return "Q5_0";
     case DType::Q4_K: return "Q4_K";
     case DType::Q5_K: return "Q5_K";
     case DType::Q6_K: return "Q6_K";
@@ -59,13 +60,15 @@ inline size_t DTypeSize(DType t) {
 }
 
 inline bool IsBlockType(DType t) {
-  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K;
+  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q5_0 || t == DType::Q4_K || t == DType::Q5_K ||
+         t == DType::Q6_K;
 }
 
-// Elements per block: 32 for Q8_0/Q4_0 (QK8_0, QK4_0), 256 for the K-quants' super-blocks (QK_K); 1 otherwise.
+// Elements per block: 32 for Q8_0/Q4_0/Q5_0 (QK8_0, QK4_0, QK5_0), 256 for the K-quants' super-blocks (QK_K); 1
+// otherwise.
 inline size_t BlockSize(DType t) {
   switch (t) {
-    case DType::Q8_0: case DType::Q4_0: return 32;
+    case DType::Q8_0: case DType::Q4_0: case DType::Q5_0: return 32;
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return 256;
     default: return 1;
   }
@@ -76,6 +79,7 @@ inline size_t BlockBytes(DType t) {
   switch (t) {
     case DType::Q8_0: return 34;   // f16 d + 32 × int8
     case DType::Q4_0: return 18;   // f16 d + 32 × 4 bits
+    case DType::Q5_0: return 22;   // f16 d + 32 high bits + 32 × 4 bits
     case DType::Q4_K: return 144;  // f16 d, dmin + 12 bytes of 6-bit scales/mins + 256 × 4 bits
     case DType::Q5_K: return 176;  // Q4_K + 256 high bits
     case DType::Q6_K: return 210;  // 256 × 6 bits + 16 int8 scales + f16 d

@@ -58,6 +58,7 @@ HWY_INLINE void MatMulPartRange(const FastActs& a, const float* x, size_t T, siz
     switch (p.dtype) {
       case DType::Q8_0: return MatMulFastRowRange<DType::Q8_0>(a, x, T, K, bytes, p.N, n_begin, n_end, p.out);
       case DType::Q4_0: return MatMulFastRowRange<DType::Q4_0>(a, x, T, K, bytes, p.N, n_begin, n_end, p.out);
+      case DType::Q5_0: return MatMulFastRowRange<DType::Q5_0>(a, x, T, K, bytes, p.N, n_begin, n_end, p.out);
       case DType::Q4_K: return MatMulFastRowRange<DType::Q4_K>(a, x, T, K, bytes, p.N, n_begin, n_end, p.out);
       case DType::Q5_K: return MatMulFastRowRange<DType::Q5_K>(a, x, T, K, bytes, p.N, n_begin, n_end, p.out);
       default: return MatMulFastRowRange<DType::Q6_K>(a, x, T, K, bytes, p.N, n_begin, n_end, p.out);
@@ -76,6 +77,8 @@ HWY_INLINE void MatMulPartRange(const FastActs& a, const float* x, size_t T, siz
       return MatMulRowRange(x, T, K, WeightRows<BlockQ8_0>{bytes, K}, p.N, n_begin, n_end, p.out);
     case DType::Q4_0:
       return MatMulRowRange(x, T, K, WeightRows<BlockQ4_0>{bytes, K}, p.N, n_begin, n_end, p.out);
+    case DType::Q5_0:
+      return MatMulRowRange(x, T, K, WeightRows<BlockQ5_0>{bytes, K}, p.N, n_begin, n_end, p.out);
     case DType::Q4_K:
       return MatMulRowRange(x, T, K, WeightRows<BlockQ4_K>{{bytes, K}}, p.N, n_begin, n_end, p.out);
     case DType::Q5_K:

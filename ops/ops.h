@@ -65,11 +65,13 @@ HWY_EXPORT(MatMulBF16);
 HWY_EXPORT(MatMulF16);
 HWY_EXPORT(MatMulQ8_0);
 HWY_EXPORT(MatMulQ4_0);
+HWY_EXPORT(MatMulQ5_0);
 HWY_EXPORT(MatMulQ4_K);
 HWY_EXPORT(MatMulQ5_K);
 HWY_EXPORT(MatMulQ6_K);
 HWY_EXPORT(MatMulQ8_0Fast);
 HWY_EXPORT(MatMulQ4_0Fast);
+HWY_EXPORT(MatMulQ5_0Fast);
 HWY_EXPORT(MatMulQ4_KFast);
 HWY_EXPORT(MatMulQ5_KFast);
 HWY_EXPORT(MatMulQ6_KFast);
@@ -79,6 +81,7 @@ HWY_EXPORT(ToF32FromBF16);
 HWY_EXPORT(ToF32FromF16);
 HWY_EXPORT(ToF32FromQ8_0);
 HWY_EXPORT(ToF32FromQ4_0);
+HWY_EXPORT(ToF32FromQ5_0);
 HWY_EXPORT(ToF32FromQ4_K);
 HWY_EXPORT(ToF32FromQ5_K);
 HWY_EXPORT(ToF32FromQ6_K);
@@ -97,7 +100,7 @@ HWY_EXPORT(TargetNameHere);
 static inline const char* TargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameHere)(); }
 
 // out[T,N] = x[T,K] · w[N,K]ᵀ, w read in place in its stored dtype (HF nn.Linear, bias=False): F32, BF16, F16,
-// or llama.cpp's Q8_0 / Q4_0 blocks (K a multiple of 32, else std::invalid_argument) or Q4_K / Q5_K / Q6_K
+// or llama.cpp's Q8_0 / Q4_0 / Q5_0 blocks (K a multiple of 32, else std::invalid_argument) or Q4_K / Q5_K / Q6_K
 // super-blocks (K a multiple of 256), in the given numerics
 // (ops/numerics.h; MatMul without it uses the process-wide GetNumerics()). `fast` changes only block types.
 // Every wrapper below first offers its call to the active device (ops/device.h); `fast` is CPU-only.
@@ -112,6 +115,7 @@ static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DTy
     switch (wtype) {
       case DType::Q8_0: return HWY_DYNAMIC_DISPATCH(MatMulQ8_0Fast)(x, T, K, bytes, N, out);
       case DType::Q4_0: return HWY_DYNAMIC_DISPATCH(MatMulQ4_0Fast)(x, T, K, bytes, N, out);
+      case DType::Q5_0: return HWY_DYNAMIC_DISPATCH(MatMulQ5_0Fast)(x, T, K, bytes, N, out);
       case DType::Q4_K: return HWY_DYNAMIC_DISPATCH(MatMulQ4_KFast)(x, T, K, bytes, N, out);
       case DType::Q5_K: return HWY_DYNAMIC_DISPATCH(MatMulQ5_KFast)(x, T, K, bytes, N, out);
       default: return HWY_DYNAMIC_DISPATCH(MatMulQ6_KFast)(x, T, K, bytes, N, out);
@@ -125,6 +129,7 @@ static inline void MatMul(const float* x, size_t T, size_t K, const void* w, DTy
       return HWY_DYNAMIC_DISPATCH(MatMulQ8_0)(x, T, K, bytes, N, out);
     case DType::Q4_0: RowBytes(wtype, K);
       return HWY_DYNAMIC_DISPATCH(MatMulQ4_0)(x, T, K, bytes, N, out);
+    case DType::Q5_0: RowBytes(wtype, K); return HWY_DYNAMIC_DISPATCH(MatMulQ5_0)(x, T, K, bytes, N, out);
     case DType::Q4_K: RowBytes(wtype, K); return HWY_DYNAMIC_DISPATCH(MatMulQ4_K)(x, T, K, bytes, N, out);
     case DType::Q5_K: RowBytes(wtype, K); return HWY_DYNAMIC_DISPATCH(MatMulQ5_K)(x, T, K, bytes, N, out);
     case DType::Q6_K: RowBytes(wtype, K); return HWY_DYNAMIC_DISPATCH(MatMulQ6_K)(x, T, K, bytes, N, out);
@@ -169,6 +174,7 @@ static inline void ToF32(const void* src, DType t, size_t n, float scale, float*
     case DType::F16: return HWY_DYNAMIC_DISPATCH(ToF32FromF16)(static_cast<const uint16_t*>(src), n, scale, dst);
     case DType::Q8_0: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ8_0)(bytes, n, scale, dst);
     case DType::Q4_0: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ4_0)(bytes, n, scale, dst);
+    case DType::Q5_0: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ5_0)(bytes, n, scale, dst);
     case DType::Q4_K: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ4_K)(bytes, n, scale, dst);
     case DType::Q5_K: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ5_K)(bytes, n, scale, dst);
     case DType::Q6_K: RowBytes(t, n); return HWY_DYNAMIC_DISPATCH(ToF32FromQ6_K)(bytes, n, scale, dst);

@@ -1,4 +1,4 @@
-// ops/quant-inl.h — MatMul and ToF32 on llama.cpp's Q8_0 and Q4_0 blocks (GGUF weights), read in place, and
+// ops/quant-inl.h — MatMul and ToF32 on llama.cpp's Q8_0, Q4_0 and Q5_0 blocks (GGUF weights), read in place, and
 // ToF32 for the K-quants Q4_K, Q5_K, Q6_K (widened when loaded).
 //
 // Scalar twins: ops/quant_scalar.h (formats, dequantization) and ops/matmul_scalar.h.
@@ -6,7 +6,8 @@
 // Activations stay f32 and are never quantized: each weight is dequantized to f32 in a register,
 //   Q8_0: w = d · q              (q int8)
 //   Q4_0: w = d · (q − 8)        (q the low nibble of byte j for weight j < 16, the high nibble of byte j − 16 after)
-// — both exact in f32 — and then multiplied into the same f32 FMA accumulators as every other dtype
+//   Q5_0: w = d · (q − 16)       (q the Q4_0 nibble + 16 · bit j of the 32-bit qh)
+// — all exact in f32 — and then multiplied into the same f32 FMA accumulators as every other dtype
 // (ops/matmul-inl.h, WeightRows). So out = x · dequantize(w)ᵀ computed exactly like an f32 MatMul: the same
 // summation order for any batch and thread count, and bit-identical to the f32 MatMul of the dequantized
 // weights. This is the reference choice; llama.cpp instead quantizes x to Q8 and sums integer products,
@@ -117,6 +118,39 @@ struct WeightRows<BlockQ4_0> {
     return hn::Mul(hn::Set(df, c.d), hn::ConvertTo(df, hn::Sub(q, hn::Set(di32, 8))));
   }
   float Element(size_t n, size_t k) const { return scalar::QuantElementToF32(w + n * RowBytes(DType::Q4_0, K), DType::Q4_0, k); }
+};
+
+// Rows of K weights stored as K/32 blocks of 22 bytes: f16 d, the 32-bit word qh (bit j: weight j's fifth
+// bit), then qs[16] as Q4_0.
+template <>
+struct WeightRows<BlockQ5_0> {
+  const uint8_t* HWY_RESTRICT w;
+  size_t K;
+  template <class DF>
+  static size_t Step(DF) { return 32; }
+  struct Cursor { const uint8_t* qs; uint32_t qh; float d; };
+  static constexpr size_t kStepBytes = sizeof(BlockQ5_0);
+  const uint8_t* StepBytes(size_t n, size_t k) const { return w + (n * (K / 32) + k / 32) * sizeof(BlockQ5_0); }
+  Cursor At(size_t n, size_t k) const {
+    const uint8_t* b = StepBytes(n, k);
+    uint32_t qh;
+    std::memcpy(&qh, b + 2, 4);
+    return {b + 6, qh, BlockScale(b)};
+  }
+  // Weights v .. v + Lanes − 1 (Lanes ≤ 16 divides 16): the nibbles as Q4_0, bits v .. v + Lanes − 1 of qh
+  // above them; d · (q − 16).
+  template <class DF>
+  static hn::Vec<DF> Load(DF df, const Cursor& c, size_t v) {
+    const hn::Rebind<uint8_t, DF> du8;
+    const hn::Rebind<uint32_t, DF> du32;
+    const hn::Rebind<int32_t, DF> di32;
+    const auto bytes = hn::PromoteTo(du32, hn::LoadU(du8, c.qs + v % 16));
+    const auto low = hn::And(v < 16 ? bytes : hn::ShiftRight<4>(bytes), hn::Set(du32, 0xF));
+    const auto bit = hn::And(hn::Shr(hn::Set(du32, c.qh), hn::Iota(du32, uint32_t(v))), hn::Set(du32, 1));
+    const auto q = hn::BitCast(di32, hn::Or(low, hn::ShiftLeft<4>(bit)));
+    return hn::Mul(hn::Set(df, c.d), hn::ConvertTo(df, hn::Sub(q, hn::Set(di32, 16))));
+  }
+  float Element(size_t n, size_t k) const { return scalar::QuantElementToF32(w + n * RowBytes(DType::Q5_0, K), DType::Q5_0, k); }
 };
 
 // K-quants, read in place for MatMul: a step is one 256-weight super-block; the cursor unpacks its sub-block
@@ -303,6 +337,10 @@ static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ4_0(const float* x, size_t T, s
                                                      float* out) {
   MatMulRows(x, T, K, WeightRows<BlockQ4_0>{w, K}, N, out);
 }
+static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ5_0(const float* x, size_t T, size_t K, const uint8_t* w, size_t N,
+                                                     float* out) {
+  MatMulRows(x, T, K, WeightRows<BlockQ5_0>{w, K}, N, out);
+}
 static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ4_K(const float* x, size_t T, size_t K, const uint8_t* w, size_t N,
                                                      float* out) {
   MatMulRows(x, T, K, WeightRows<BlockQ4_K>{{w, K}}, N, out);
@@ -320,6 +358,9 @@ static HWY_NOINLINE HWY_MAYBE_UNUSED void ToF32FromQ8_0(const uint8_t* src, size
 }
 static HWY_NOINLINE HWY_MAYBE_UNUSED void ToF32FromQ4_0(const uint8_t* src, size_t n, float scale, float* dst) {
   BlocksToF32<BlockQ4_0>(src, n, scale, dst);
+}
+static HWY_NOINLINE HWY_MAYBE_UNUSED void ToF32FromQ5_0(const uint8_t* src, size_t n, float scale, float* dst) {
+  BlocksToF32<BlockQ5_0>(src, n, scale, dst);
 }
 
 }  // namespace HWY_NAMESPACE

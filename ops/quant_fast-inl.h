@@ -9,8 +9,8 @@
 //     the 16 rows on the fly (VnniRowsDecode), prefill packs each 16-row tile once into a scratch that every
 //     token then reuses (VnniPackTile, VnniRowsPacked).
 //   - AVX2, and AVX-512 for the K-quants or without VNNI: Avx2BlockOrderRange — 8 rows, every block type:
-//     decode by pmaddubsw + horizontal adds with the next tile prefetched (Avx2Rows8); prefill of Q4_0 and
-//     the K-quants packs each 8-row tile once as VNNI prefill does (Avx2PackTile, Avx2RowsPacked). A K-quant
+//     decode by pmaddubsw + horizontal adds with the next tile prefetched (Avx2Rows8); prefill of all but
+//     Q8_0 packs each 8-row tile once as VNNI prefill does (Avx2PackTile, Avx2RowsPacked). A K-quant
 //     tile's super-block scales are transposed once per super-block for its 8 rows (Avx2KTileScales).
 //   Other targets run the scalar twin.
 // Highway 1.0.3 has no int8 dot product (nor a horizontal pair add), so the kernels are plain intrinsics:
@@ -44,8 +44,8 @@
 namespace gemma4::ops {
 
 // Rows of activations quantized for `fast` (the twin's step 1): row t has q[t·32·nb ..] (int8); per block
-// its scale dx and the sums of its two halves, G16 = Σ_{j<16} q_j and Σ_{j≥16} q_j (for Q4_0's and Q6_K's
-// offsets and the K-quants' mins).
+// its scale dx and the sums of its two halves, G16 = Σ_{j<16} q_j and Σ_{j≥16} q_j (for the offsets of the
+// unsigned weights and the K-quants' mins).
 struct FastActs {
   std::vector<int8_t> q;
   std::vector<float> dx;
@@ -337,14 +337,31 @@ HWY_INLINE __m256 Avx2RowScales(const uint8_t* HWY_RESTRICT p, size_t rb) {
   return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d16)));
 }
 
-// ---- The K-quants' pieces for Avx2Rows8 (twin step 2 for 8 rows at once).
+// ---- Unpacking (twin step 2) for Avx2Rows8 and Avx2PackTile.
 
-// Block b's 32 weights of one row as unsigned bytes (the twin's DecodeWeightBlock, 32 at once), p the
-// row's super-block: Q4_K/Q5_K w itself (0..15 / 0..31), Q6_K the 6-bit q = w + 32.
+// Block b's 32 weights of one row as unsigned bytes u, byte l = weight l (the twin's DecodeWeightBlock, 32
+// at once), p the row's block (Q4_0, Q5_0) or super-block (K-quants):
+//   Q4_0 u = w + 8 (the nibble), Q5_0 u = w + 16, Q4_K/Q5_K u = w, Q6_K u = w + 32 (the 6-bit q).
 template <DType kType>
-HWY_INLINE __m256i Avx2KQuantUnsigned(const uint8_t* HWY_RESTRICT p, size_t b) {
+HWY_INLINE __m256i Avx2Unsigned(const uint8_t* HWY_RESTRICT p, size_t b) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  if constexpr (kType == DType::Q6_K) {
+  if constexpr (kType == DType::Q4_0 || kType == DType::Q5_0) {
+    // low nibbles (weights 0-15) in the low half, high nibbles (16-31) in the high half
+    const uint8_t* qs = p + (kType == DType::Q5_0 ? 6 : 2);
+    const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+    __m256i u = _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), low4);
+    if constexpr (kType == DType::Q5_0) {
+      // byte l takes byte l/8 of the 32-bit qh, keeps its bit l%8 and turns it into 16
+      uint32_t qh;
+      std::memcpy(&qh, p + 2, 4);
+      const __m256i spread = _mm256_shuffle_epi8(
+          _mm256_set1_epi32(static_cast<int>(qh)),
+          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+      const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+      u = _mm256_or_si256(u, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10)));
+    }
+    return u;
+  } else if constexpr (kType == DType::Q6_K) {
     // Weights v0 .. v0 + 31 of the 256: low nibbles from ql (high nibble for the upper 64 of each 128),
     // 2 high bits from qh at bit 2r.
     const size_t v0 = 32 * (b % 8), h = v0 / 128, r = (v0 % 128) / 32;
@@ -452,8 +469,9 @@ HWY_INLINE Avx2BlockScales Avx2ScalesOf(const Avx2KScales& ks, size_t b) {
 }
 
 // The twin's step 3 for 8 rows, block b, token t, from lo and hi, the rows' Σ u·q over weights 0-15 and
-// 16-31 (u the unsigned form of each kernel; for Q4_0/Q4_K the kernels may pass the whole sum as lo and
-// 0 as hi): the offsets taken out (Q4_0 −8·G_b; Q6_K −32 times each half's activation sum), the integer
+// 16-31 (u the unsigned form of Avx2Unsigned; for all but Q6_K the kernels may pass the whole sum as lo
+// and 0 as hi): the offsets taken out (Q4_0 −8·G_b, Q5_0 −16·G_b; Q6_K −32 times each half's activation
+// sum), the integer
 // scales multiplied in, S_b = c_lo·lo + c_hi·hi and M_b = mq·G_b, then one or two fmas:
 //    acc ← fma(f32(S_b), d·dx_b, acc),   Q4_K/Q5_K then   acc ← fma(f32(M_b), (−dmin)·dx_b, acc).
 template <DType kType>
@@ -467,6 +485,7 @@ HWY_INLINE void Avx2BlockFma(const FastActs& a, size_t t, size_t b, __m256i lo, 
   } else {
     S = _mm256_add_epi32(lo, hi);
     if constexpr (kType == DType::Q4_0) S = _mm256_sub_epi32(S, _mm256_set1_epi32(8 * a.G(t, b)));
+    if constexpr (kType == DType::Q5_0) S = _mm256_sub_epi32(S, _mm256_set1_epi32(16 * a.G(t, b)));
     if constexpr (kType == DType::Q4_K || kType == DType::Q5_K) S = _mm256_mullo_epi32(s.c_lo, S);
   }
   const __m256 dx = _mm256_set1_ps(a.Dx(t, b));
@@ -479,14 +498,13 @@ HWY_INLINE void Avx2BlockFma(const FastActs& a, size_t t, size_t b, __m256i lo, 
 
 // The block order (twin steps 1-3) on AVX2 and AVX-512 without VNNI, every block type, lanes = 8 weight
 // ROWS. Per row and token, `pmaddubsw` multiplies 32 unsigned by 32 signed bytes into 16 int16 pair sums:
-//   Q4_0: the nibbles u = w + 8 (0..15) as they are, times q; a pair sum is ≤ 2·15·127 in magnitude.
-//   Q4_K/Q5_K: w itself (0..15 / 0..31).  Q6_K: the 6-bit u = w + 32 (0..63).
+//   Q4_0, Q5_0, the K-quants: the unsigned u of Avx2Unsigned (u ≤ 63: a pair sum is ≤ 2·63·127 < 2^15).
 //   Q8_0: |w| times q with w's sign (the sign trick: pmaddubsw's first operand is unsigned), ≤ 2·128·127.
 // Horizontal adds then turn 8 rows' partial sums into vectors with lane r = row r (integer sums are exact,
 // so their order is free), one for weights 0-15 (lo) and one for 16-31 (hi):
 //   Q4_0/Q4_K: three levels of 16-bit `phaddw` (a sum of 16 products is ≤ 16·15·127 = 30480 < 2^15); each
 //         128-bit half then holds rows 0-7's sums of its 16 weights, widened to int32.
-//   Q8_0/Q5_K/Q6_K: `pmaddwd` by ones to 8 int32 partials per row (16-bit sums could overflow), two
+//   Q8_0/Q5_0/Q5_K/Q6_K: `pmaddwd` by ones to 8 int32 partials per row (16-bit sums could overflow), two
 //         levels of `phaddd`, the 128-bit halves regrouped.
 // Then Avx2BlockFma (offsets, scales, the twin's fmas) for the 8 outputs at once. Written with AVX2
 // intrinsics: Highway 1.0.3 has no horizontal pair add. Trap: as in the VNNI kernel, a last tile of fewer
@@ -495,9 +513,8 @@ template <size_t kX, DType kType>
 HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT rows, size_t rb,
                           float* HWY_RESTRICT out, size_t N, size_t n, size_t valid) {
   constexpr bool kKQuant = kType == DType::Q4_K || kType == DType::Q5_K || kType == DType::Q6_K;
-  constexpr bool kSum16 = kType == DType::Q4_0 || kType == DType::Q4_K;  // int16 horizontal adds
-  const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-  const __m256i nibble_shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+  constexpr bool kSum16 = kType == DType::Q4_0 || kType == DType::Q4_K;  // int16 horizontal adds (u ≤ 15)
+  const __m256i ones = _mm256_set1_epi16(1);
   const size_t tile_bytes_per_block = 8 * rb / a.nb;
   __m256 acc[kX];
   for (size_t i = 0; i < kX; ++i) acc[i] = _mm256_setzero_ps();
@@ -518,15 +535,11 @@ HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTR
         const uint8_t* blk = block + (2 * k + r) * rb;
         __m256i u;  // the unsigned first operand of pmaddubsw; w its sign for Q8_0
         __m256i w = _mm256_setzero_si256();
-        if constexpr (kType == DType::Q4_0) {
-          // low nibbles (weights 0-15) in the low half, high nibbles (16-31) in the high half
-          const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
-          u = _mm256_and_si256(_mm256_srlv_epi32(both, nibble_shift), low4);
-        } else if constexpr (kType == DType::Q8_0) {
+        if constexpr (kType == DType::Q8_0) {
           w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
           u = _mm256_abs_epi8(w);
         } else {
-          u = Avx2KQuantUnsigned<kType>(blk, b);
+          u = Avx2Unsigned<kType>(blk, b);
         }
         for (size_t i = 0; i < kX; ++i) {
           const __m256i pairs = _mm256_maddubs_epi16(u, kType == DType::Q8_0 ? _mm256_sign_epi8(x[i], w) : x[i]);
@@ -560,16 +573,16 @@ HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTR
   for (size_t i = 0; i < kX; ++i) Avx2StoreRows(out + (t0 + i) * N + n, acc[i], valid);
 }
 
-// Prefill (Q4_0 and the K-quants) on AVX2: each 8-row tile packed once, so the tokens run without
+// Prefill (every block type but Q8_0) on AVX2: each 8-row tile packed once, so the tokens run without
 // horizontal adds. Per block the 8 rows' scales and 8 group registers: lane r of u[g] holds row r's 4
 // unsigned weights of group g (weights 4g..4g+3), a transposition done once per tile. Per token,
 // `pmaddubsw` of u[g] with the token's 4 bytes of group g broadcast gives, in lane r, 2 int16 pair sums of
 // row r; groups add up in int16 Avx2PackChunk at a time (the largest sum < 2^15: Q4 8·2·15·127 = 30480,
-// Q5_K 4·2·31·127 = 31496, Q6_K 2·2·63·127 = 32004), `pmaddwd` by ones widens each chunk into row r's
+// Q5 4·2·31·127 = 31496, Q6_K 2·2·63·127 = 32004), `pmaddwd` by ones widens each chunk into row r's
 // lane, and Avx2BlockFma finishes the block as in Avx2Rows8. (Q8_0 is not packed: its unsigned form
 // w + 128 would overflow the int16 pair sums.)
 constexpr bool HasAvx2Packing(DType t) { return t != DType::Q8_0; }
-constexpr size_t Avx2PackChunk(DType t) { return t == DType::Q6_K ? 2 : t == DType::Q5_K ? 4 : 8; }
+constexpr size_t Avx2PackChunk(DType t) { return t == DType::Q6_K ? 2 : t == DType::Q5_K || t == DType::Q5_0 ? 4 : 8; }
 struct alignas(32) Avx2PackedBlock {
   float d[8], neg_dmin[8];
   int32_t c_lo[8], c_hi[8], mq[8];
@@ -594,31 +607,22 @@ HWY_INLINE void Avx2TransposeDwords8x8(const __m256i (&v)[8], __m256i (&out)[8])
 
 template <DType kType>
 HWY_INLINE void Avx2PackTile(const uint8_t* HWY_RESTRICT rows, size_t rb, size_t nb, Avx2PackedBlock* HWY_RESTRICT dst) {
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  constexpr bool kKQuant = kType == DType::Q4_K || kType == DType::Q5_K || kType == DType::Q6_K;
   Avx2KScales ks;
   for (size_t b = 0; b < nb; ++b) {
     Avx2PackedBlock& o = dst[b];
-    __m256i U[8];
-    Avx2BlockScales s;
-    if constexpr (kType == DType::Q4_0) {
-      const uint8_t* p = rows + b * 18;
-      s = {Avx2RowScales(p, rb), _mm256_setzero_ps(), _mm256_set1_epi32(1), _mm256_set1_epi32(1), _mm256_setzero_si256()};
-      // Each row's 16 bytes: byte 4j + e holds weight 4j + e (low nibble, group j) and 16 + 4j + e (high
-      // nibble, group j + 4); transposed, lane r of B[j] = row r's bytes 4j..4j+3.
-      __m256i B[4];
-      Avx2TransposeRows16(p + 2, rb, B);
-      for (size_t j = 0; j < 4; ++j) {
-        U[j] = _mm256_and_si256(B[j], low4);
-        U[j + 4] = _mm256_and_si256(_mm256_srli_epi16(B[j], 4), low4);
-      }
-    } else {
-      const uint8_t* p = rows + b / 8 * BlockBytes(kType);
+    const uint8_t* p = rows + (kKQuant ? b / 8 * BlockBytes(kType) : b * BlockBytes(kType));  // row 0's
+    Avx2BlockScales s{_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_set1_epi32(1), _mm256_set1_epi32(1),
+                      _mm256_setzero_si256()};
+    if constexpr (kKQuant) {
       if (b % 8 == 0) Avx2KTileScales<kType>(p, rb, &ks);
       s = Avx2ScalesOf<kType>(ks, b);
-      __m256i R[8];  // row r's 32 unsigned weights
-      for (size_t r = 0; r < 8; ++r) R[r] = Avx2KQuantUnsigned<kType>(p + r * rb, b);
-      Avx2TransposeDwords8x8(R, U);
+    } else {
+      s.d = Avx2RowScales(p, rb);
     }
+    __m256i R[8], U[8];  // row r's 32 unsigned weights; transposed, lane r of U[g] = row r's group g
+    for (size_t r = 0; r < 8; ++r) R[r] = Avx2Unsigned<kType>(p + r * rb, b);
+    Avx2TransposeDwords8x8(R, U);
     _mm256_store_ps(o.d, s.d);
     _mm256_store_ps(o.neg_dmin, s.neg_dmin);
     _mm256_store_si256(reinterpret_cast<__m256i*>(o.c_lo), s.c_lo);
@@ -658,7 +662,7 @@ HWY_INLINE void Avx2RowsPacked(const FastActs& a, size_t t0, const Avx2PackedBlo
   for (size_t i = 0; i < kX; ++i) Avx2StoreRows(out + (t0 + i) * N + n, acc[i], valid);
 }
 
-// From this many tokens on, Q4_0 and the K-quants pack each 8-row tile (below, it multiplies the stored
+// From this many tokens on, all but Q8_0 pack each 8-row tile (below, it multiplies the stored
 // rows in pairs).
 constexpr size_t kAvx2PackMinT = 4;
 
@@ -744,6 +748,10 @@ static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ8_0Fast(const float* x, size_t 
 static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ4_0Fast(const float* x, size_t T, size_t K, const uint8_t* w,
                                                          size_t N, float* out) {
   MatMulFastT<DType::Q4_0>(x, T, K, w, N, out);
+}
+static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ5_0Fast(const float* x, size_t T, size_t K, const uint8_t* w,
+                                                         size_t N, float* out) {
+  MatMulFastT<DType::Q5_0>(x, T, K, w, N, out);
 }
 static HWY_NOINLINE HWY_MAYBE_UNUSED void MatMulQ4_KFast(const float* x, size_t T, size_t K, const uint8_t* w,
                                                          size_t N, float* out) {

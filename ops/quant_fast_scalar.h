@@ -14,6 +14,7 @@
 //     Q4_K/Q5_K an integer min mq and an f32 scale of the mins dmin:
 //        Q8_0  w_j = qs_j              c_j = 1                    d the block's f16
 //        Q4_0  w_j = nibble_j − 8      c_j = 1                    d the block's f16
+//        Q5_0  w_j = q5_j − 16         c_j = 1                    d the block's f16
 //        Q4_K  w_j = q_j (0..15)       c_j = sc[s] (0..63)        d, dmin the super-block's;  mq = m[s]
 //        Q5_K  w_j = q_j (0..31)       c_j = sc[s]                d, dmin;                    mq = m[s]
 //        Q6_K  w_j = q_j − 32          c_j = sc[16-weight group]  d the super-block's f16 (sc signed)
@@ -94,6 +95,13 @@ inline void DecodeWeightBlock(const uint8_t* row, DType t, size_t b, WeightBlock
           out->w[j + 16] = static_cast<int8_t>((p[2 + j] >> 4) - 8);
         }
       }
+      return;
+    }
+    case DType::Q5_0: {
+      const auto* p = reinterpret_cast<const BlockQ5_0*>(row + b * BlockBytes(t));
+      out->d = F32FromF16(p->d);
+      out->c[0] = out->c[1] = 1;
+      for (size_t j = 0; j < 32; ++j) out->w[j] = static_cast<int8_t>(Q5_0Quant(*p, j) - 16);
       return;
     }
     case DType::Q4_K: case DType::Q5_K: {

@@ -1,4 +1,4 @@
-// ops/quant_scalar.h — llama.cpp's quantized block formats (GGML Q8_0, Q4_0, Q4_K, Q5_K, Q6_K): the exact
+// ops/quant_scalar.h — llama.cpp's quantized block formats (GGML Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K): the exact
 // byte layouts, the readable dequantization of each, and llama.cpp's reference quantizers for Q8_0 and Q4_0.
 //
 // Written from the format definition (ggml-common.h structs, ggml-quants.c dequantize_row_* and
@@ -7,6 +7,7 @@
 //
 //   Q8_0 (32 weights, 34 bytes):  w[j] = d · qs[j]                          qs int8
 //   Q4_0 (32 weights, 18 bytes):  w[j] = d · (q[j] − 8)                     q[j] = qs[j] & 15,  q[j+16] = qs[j] >> 4
+//   Q5_0 (32 weights, 22 bytes):  w[j] = d · (q[j] − 16)                    q as Q4_0 + 16 · (bit j of qh, 32 bits)
 //   Q4_K (256 weights, 144 bytes): w = (d·sc[s]) · q − (dmin·m[s])          8 sub-blocks s of 32, 6-bit sc/m, 4-bit q
 //   Q5_K (256 weights, 176 bytes): as Q4_K with q = 4 low bits + 16 · (high bit from qh)
 //   Q6_K (256 weights, 210 bytes): w = (d·sc[s]) · (q − 32)                 16 sub-blocks s of 16, int8 sc, 6-bit q
@@ -38,6 +39,11 @@ struct BlockQ4_0 {
   uint16_t d;      // scale, f16
   uint8_t qs[16];  // element j in the low nibble of qs[j], element j + 16 in the high nibble
 };
+struct BlockQ5_0 {
+  uint16_t d;      // scale, f16
+  uint8_t qh[4];   // fifth bit: weight j is bit j of the little-endian word qh
+  uint8_t qs[16];  // low 4 bits, as Q4_0
+};
 // K-quants: 256 weights in sub-blocks, each with its own scale (and min), themselves quantized against the
 // super-block's f16 d (and dmin).
 struct BlockQ4_K {
@@ -59,7 +65,15 @@ struct BlockQ6_K {
   int8_t scales[16];   // one signed 8-bit scale per 16 weights
   uint16_t d;          // super-block scale, f16
 };
-static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "llama.cpp block sizes");
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ5_0) == 22, "llama.cpp block sizes");
+
+// Q5_0 weight j's 5-bit q (0..31): the nibble as Q4_0, bit j of qh above it.
+inline int Q5_0Quant(const BlockQ5_0& b, size_t j) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  const int low = j < 16 ? (b.qs[j] & 0xF) : (b.qs[j - 16] >> 4);
+  return low | int((qh >> j) & 1) << 4;
+}
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210, "llama.cpp block sizes");
 
 // Sub-block s (0..7) of a Q4_K/Q5_K block: its 6-bit scale and min from the 12 packed bytes
@@ -105,6 +119,10 @@ inline float QuantElementToF32(const void* row, DType t, size_t i) {
       const int q = j < 16 ? (b->qs[j] & 0xF) : (b->qs[j - 16] >> 4);
       return F32FromF16(b->d) * float(q - 8);
     }
+    case DType::Q5_0: {
+      const auto* b = reinterpret_cast<const BlockQ5_0*>(p);
+      return F32FromF16(b->d) * float(Q5_0Quant(*b, i % 32) - 16);
+    }
     case DType::Q4_K: case DType::Q5_K: {
       // Both start with d, dmin, scales[12]; weight j lives in chunk c = j/64, sub-block s = j/32, lane l = j%32.
       const auto* b = reinterpret_cast<const BlockQ4_K*>(p);
@@ -131,7 +149,7 @@ inline float QuantElementToF32(const void* row, DType t, size_t i) {
 }
 
 // dst[0..n) = the n weights of a row of block type t (n a multiple of BlockSize(t)); llama.cpp's
-// dequantize_row_q8_0 / q4_0 / q4_K / q5_K / q6_K.
+// dequantize_row_q8_0 / q4_0 / q5_0 / q4_K / q5_K / q6_K.
 inline void DequantizeRow(const void* src, DType t, size_t n, float* dst) {
   if (!IsBlockType(t)) throw std::invalid_argument(std::string("DequantizeRow: ") + DTypeName(t) + " is not a block type");
   const size_t blocks = RowBytes(t, n) / BlockBytes(t);
@@ -152,6 +170,12 @@ inline void DequantizeRow(const void* src, DType t, size_t n, float* dst) {
           y[j] = d * float((b->qs[j] & 0xF) - 8);
           y[j + 16] = d * float((b->qs[j] >> 4) - 8);
         }
+        break;
+      }
+      case DType::Q5_0: {
+        const auto* b = reinterpret_cast<const BlockQ5_0*>(p);
+        const float d = F32FromF16(b->d);
+        for (size_t j = 0; j < 32; ++j) y[j] = d * float(Q5_0Quant(*b, j) - 16);
         break;
       }
       case DType::Q4_K: case DType::Q5_K: {

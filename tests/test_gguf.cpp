@@ -478,16 +478,17 @@ TEST_CASE("gguf: tokenizer metadata is written for llama.cpp and read back", "[g
   CHECK(u.chat_template == "{{ bos_token }}");
 }
 
-TEST_CASE("gguf: K-quant weights are read in place and compute the f32 model of their dequantization", "[gguf][quant]") {
-  // A one-layer model with 256-wide rows (one K-quant block), written with every matrix as Q4_K, Q5_K or
-  // Q6_K blocks of random bits (valid f16 scales): the loader maps them as they are, and the model equals,
-  // bit for bit, the f32 model of llama.cpp's dequantization of them.
+TEST_CASE("gguf: K-quant and Q5_0 weights are read in place and compute the f32 model of their dequantization", "[gguf][quant]") {
+  // A one-layer model with 256-wide rows (one K-quant block), written with every matrix as Q4_K, Q5_K,
+  // Q6_K or Q5_0 blocks of random bits (valid f16 scales): the loader maps them as they are, and the model
+  // equals, bit for bit, the f32 model of llama.cpp's dequantization of them. (llama-quantize writes Q5_0
+  // where a Q4_K_M file's row is not a multiple of 256: the 26B-A4B's experts, 704 wide.)
   nlohmann::json config = {{"model_type", "gemma4_text"}, {"vocab_size", 8}, {"hidden_size", 256},
                            {"intermediate_size", 256}, {"num_hidden_layers", 1}, {"num_attention_heads", 1},
                            {"num_key_value_heads", 1}, {"head_dim", 256}, {"global_head_dim", 256},
                            {"hidden_size_per_layer_input", 256}, {"vocab_size_per_layer_input", 8},
                            {"layer_types", {"full_attention"}}};
-  for (uint32_t type : {ggml_type::Q4_K, ggml_type::Q5_K, ggml_type::Q6_K}) {
+  for (uint32_t type : {ggml_type::Q4_K, ggml_type::Q5_K, ggml_type::Q6_K, ggml_type::Q5_0}) {
     INFO(GgmlTypeName(type));
     TempDir dir;
     GgufConversion conv;
@@ -495,12 +496,14 @@ TEST_CASE("gguf: K-quant weights are read in place and compute the f32 model of 
     std::mt19937 rng(type);
     conv.quantize_row = [&](const float*, size_t n, uint32_t t, uint8_t* dst) {
       const GgmlTypeInfo* info = FindGgmlType(t);
-      for (size_t b = 0; b < n / 256; ++b) {
+      for (size_t b = 0; b < n / info->block_size; ++b) {
         uint8_t* block = dst + b * info->block_bytes;
         for (uint32_t i = 0; i < info->block_bytes; ++i) block[i] = uint8_t(rng());
         const uint16_t d = ops::F16FromF32(0.001f * float(1 + rng() % 7)), dmin = ops::F16FromF32(0.0005f);
         if (t == ggml_type::Q6_K) {
           std::memcpy(block + 208, &d, 2);
+        } else if (t == ggml_type::Q5_0) {
+          std::memcpy(block, &d, 2);
         } else {
           std::memcpy(block, &d, 2);
           std::memcpy(block + 2, &dmin, 2);

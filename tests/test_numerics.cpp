@@ -23,7 +23,7 @@ using gemma4::test::StoreAs;
 
 namespace {
 
-const DType kBlockTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+const DType kBlockTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 // Runs body() on every target, and on AVX-512 targets a second time with the VNNI kernel switched off.
 template <class Body>
@@ -144,6 +144,7 @@ TEST_CASE("fast MatMul: extreme weights and activations overflow no 16-bit sum",
       switch (t) {
         case DType::Q8_0: for (int j = 0; j < 32; ++j) b[2 + j] = i % 3 == 0 || (i % 3 == 2 && j % 2) ? 0x80 : 0x7F; break;
         case DType::Q4_0: std::memset(b + 2, q, 16); break;
+        case DType::Q5_0: std::memset(b + 2, q, 20); break;
         case DType::Q4_K: std::memset(b + 16, q, 128); break;
         case DType::Q5_K: std::memset(b + 16, q, 160); break;
         case DType::Q6_K: std::memset(b, q, 192); break;

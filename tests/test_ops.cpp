@@ -154,7 +154,8 @@ TEST_CASE("MatMul prefill through weight panels equals decode bit for bit, every
   // task of either thread count spans several panels, the last one partial; plain dtypes get a k tail of 3.
   const size_t T = 19, N = 75;
   REQUIRE(T >= ops::kMatMulPanelMinTokens);
-  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K,
+                  DType::Q6_K}) {
     const bool block = ops::IsBlockType(t);
     const size_t K = block ? 8192 : 8195;
     REQUIRE(ops::MatMulPanelRows(K) <= 8);
@@ -198,7 +199,7 @@ TEST_CASE("MatMul prefill through weight panels equals decode bit for bit, every
 
 TEST_CASE("ToF32 dequantizes every block type exactly like the scalar twin, on every target", "[ops][quant]") {
   std::mt19937 rng(3);
-  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     const size_t n = 4 * 256;
     // Any bytes are a valid block except for the f16 scales; make those finite (and of mixed sign).
     std::vector<uint8_t> blocks(ops::RowBytes(t, n));

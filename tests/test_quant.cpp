@@ -55,18 +55,22 @@ const uint8_t kScalesPacked[12] = {
 TEST_CASE("block types: sizes, names and row lengths", "[quant]") {
   CHECK(ops::BlockSize(DType::Q8_0) == 32);
   CHECK(ops::BlockSize(DType::Q4_0) == 32);
+  CHECK(ops::BlockSize(DType::Q5_0) == 32);
   CHECK(ops::BlockSize(DType::Q4_K) == 256);
   CHECK(ops::BlockSize(DType::Q5_K) == 256);
   CHECK(ops::BlockSize(DType::Q6_K) == 256);
   CHECK(ops::BlockSize(DType::BF16) == 1);
   CHECK(ops::BlockBytes(DType::Q8_0) == 34);
   CHECK(ops::BlockBytes(DType::Q4_0) == 18);
+  CHECK(ops::BlockBytes(DType::Q5_0) == 22);
   CHECK(ops::BlockBytes(DType::Q4_K) == 144);
   CHECK(ops::BlockBytes(DType::Q5_K) == 176);
   CHECK(ops::BlockBytes(DType::Q6_K) == 210);
   CHECK(ops::BlockBytes(DType::F32) == 4);
   CHECK(ops::DTypeSize(DType::Q8_0) == 0);
   CHECK(ops::IsBlockType(DType::Q5_K));
+  CHECK(ops::IsBlockType(DType::Q5_0));
+  CHECK(std::string(ops::DTypeName(DType::Q5_0)) == "Q5_0");
   CHECK_FALSE(ops::IsBlockType(DType::F16));
   CHECK(std::string(ops::DTypeName(DType::Q4_K)) == "Q4_K");
   CHECK(ops::IsWeightDType(DType::Q4_0));
@@ -113,6 +117,34 @@ TEST_CASE("Q8_0 and Q4_0 blocks decode as d·q and d·(q−8), by hand", "[quant
     expected[j + 16] = -2.0f * float(15 - j - 8);
   }
   CheckAllPaths(q4, DType::Q4_0, expected);
+}
+
+TEST_CASE("Q5_0 dequantizes to d·(q − 16), the fifth bit of weight j being bit j of qh, by hand", "[quant]") {
+  // d = 0.5 (0x3800). qs as Q4_0: qs[j] = j | (15 − j) << 4. qh = 0x8000_0001 (little-endian bytes
+  // 01 00 00 80): the fifth bit of weight 0 (low nibble of qs[0]) and of weight 31 (high nibble of qs[15]):
+  // llama.cpp's xh_0 = bit j, xh_1 = bit j + 16, for the weights j and j + 16 of byte j.
+  uint8_t q5[22] = {0x00, 0x38, 0x01, 0x00, 0x00, 0x80};
+  for (int j = 0; j < 16; ++j) q5[6 + j] = uint8_t(j | (15 - j) << 4);
+  std::vector<float> expected(32);
+  for (int j = 0; j < 16; ++j) {
+    expected[j] = 0.5f * float(j + (j == 0 ? 16 : 0) - 16);
+    expected[j + 16] = 0.5f * float(15 - j + (j == 15 ? 16 : 0) - 16);
+  }
+  CHECK(expected[0] == 0.0f);    // q = 0 + 16
+  CHECK(expected[31] == 0.0f);   // q = 0 + 16 (high nibble of qs[15] is 15 − 15)
+  CHECK(expected[16] == -0.5f);  // q = 15
+  CheckAllPaths(q5, DType::Q5_0, expected);
+  // Every bit of qh on its own: only its weight moves up by 16·d.
+  for (int bit = 0; bit < 32; ++bit) {
+    uint8_t one[22] = {0x00, 0x38};
+    const uint32_t qh = 1u << bit;
+    std::memcpy(one + 2, &qh, 4);
+    const std::vector<float> y = Dequantize(one, DType::Q5_0, 32);
+    for (int j = 0; j < 32; ++j) {
+      INFO("bit " << bit << " weight " << j);
+      CHECK(y[j] == (j == bit ? 0.0f : -8.0f));
+    }
+  }
 }
 
 TEST_CASE("Q4_K and Q5_K: 6-bit scales and mins of sub-blocks 0-3 and 4-7 unpack as packed", "[quant]") {

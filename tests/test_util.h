@@ -85,12 +85,13 @@ inline std::vector<uint8_t> RandomKQuantRows(DType t, size_t rows, size_t K, uin
     uint8_t* b = bytes.data() + i * ops::BlockBytes(t);
     const uint16_t d = ops::F16FromF32(0.001f * float(1 + rng() % 50)), dmin = ops::F16FromF32(0.0005f * float(rng() % 40));
     std::memcpy(b + (t == DType::Q6_K ? 208 : 0), &d, 2);
-    if (t != DType::Q6_K) std::memcpy(b + 2, &dmin, 2);
+    if (t == DType::Q4_K || t == DType::Q5_K) std::memcpy(b + 2, &dmin, 2);
   }
   return bytes;
 }
 
-// Rows of any block type: llama.cpp's quantizer for Q8_0/Q4_0, random blocks for the K-quants.
+// Rows of any block type: llama.cpp's quantizer for Q8_0/Q4_0, random blocks (random quants, small
+// scales) for Q5_0 and the K-quants.
 inline std::vector<uint8_t> BlockRows(DType t, size_t rows, size_t K, uint32_t seed) {
   if (t == DType::Q8_0 || t == DType::Q4_0) return Quantized(t, rows, K, seed, 0.1f);
   return RandomKQuantRows(t, rows, K, seed);

@@ -49,7 +49,7 @@ inline const char* GgufTypeName(GgufType t) {
 }
 
 // ggml tensor types this project knows the block layout of (ggml.h enum ggml_type). Block = elements
-// stored together (1 for plain types, 32 for Q8_0/Q4_0, 256 for K-quants), with their byte size.
+// stored together (1 for plain types, 32 for Q8_0/Q4_0/Q5_0, 256 for K-quants), with their byte size.
 struct GgmlTypeInfo {
   uint32_t id;
   const char* name;
@@ -71,7 +71,7 @@ inline const GgmlTypeInfo* FindGgmlType(uint32_t id) {
 }
 
 namespace ggml_type {
-constexpr uint32_t F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30;
+constexpr uint32_t F32 = 0, F16 = 1, Q4_0 = 2, Q5_0 = 6, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30;
 }
 
 // One metadata value. Scalars use the field of their kind (unsigned → u, signed → i, floats → f, bool →

@@ -8,7 +8,7 @@
 // ffn_down_exps.scale; rope_freqs.weight is generated from the proportional RoPE (1 for the rotated
 // pairs, 1e30 for the rest) and read back as partial_rotary_factor. The config is rebuilt from the
 // gemma4.* keys plus what only the tensors say (vocab size, tied head, attention_k_eq_v).
-// Weights in F32/F16/BF16/Q8_0/Q4_0 and the K-quants (Q4_K, Q5_K, Q6_K) are read in place (mapped);
+// Weights in F32/F16/BF16/Q8_0/Q4_0/Q5_0 and the K-quants (Q4_K, Q5_K, Q6_K) are read in place (mapped);
 // MatMul widens them in registers and embedding lookups one row per token.
 #ifndef GEMMA4_GGUF_CHECKPOINT_H_
 #define GEMMA4_GGUF_CHECKPOINT_H_
@@ -130,6 +130,7 @@ inline bool DTypeFromGgml(uint32_t type, DType* out) {
     case ggml_type::BF16: *out = DType::BF16; return true;
     case ggml_type::Q8_0: *out = DType::Q8_0; return true;
     case ggml_type::Q4_0: *out = DType::Q4_0; return true;
+    case ggml_type::Q5_0: *out = DType::Q5_0; return true;
     case ggml_type::Q4_K: *out = DType::Q4_K; return true;
     case ggml_type::Q5_K: *out = DType::Q5_K; return true;
     case ggml_type::Q6_K: *out = DType::Q6_K; return true;
@@ -328,7 +329,7 @@ inline Checkpoint CheckpointFromGguf(const GgufFile& g) {
     t.file = path;
     if (!DTypeFromGgml(info.type, &t.dtype))
       throw Error(Str(path, ": tensor ", info.name, ": ggml type ", GgmlTypeName(info.type), " is not supported "
-                      "(F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)"));
+                      "(F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K)"));
     t.data = info.data;
     t.nbytes = size_t(info.nbytes);
     if (!ckpt.tensors.emplace(hf, std::move(t)).second) throw Error(Str(path, ": tensor ", info.name, " appears twice"));
