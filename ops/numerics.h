@@ -3,8 +3,9 @@
 //   exact  (the default, the reference): activations stay f32; each weight is dequantized in a register
 //          (exactly) and multiplied in f32, so a quantized MatMul equals the f32 MatMul of the dequantized
 //          weights bit for bit (ops/quant-inl.h). The goldens, `gemma4-eval golden` and `dump` use it.
-//   fast   Q8_0 and Q4_0 weights are multiplied by activations quantized per 32-block to int8 (llama.cpp's
-//          q8_0 scheme) with integer dot products (ops/quant_fast-inl.h). Still one fixed order of
+//   fast   weights of every block type (Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K) are multiplied by activations
+//          quantized per 32-block to int8 (llama.cpp's q8_0 scheme) with integer dot products
+//          (ops/quant_fast-inl.h, definition in ops/quant_fast_scalar.h). Still one fixed order of
 //          summation per output, so prefill = decode and any thread count gives the same bits; but the
 //          activations are rounded to 8 bits, so it is not the reference.
 //

@@ -208,12 +208,12 @@ inline double Seconds(std::chrono::steady_clock::time_point since) {
 
 // --numerics, the same flag in every tool (ops/numerics.h). `tool_default` is what the tool uses without it:
 // "exact" (the reference: golden checks, dumps, perplexity) or "fast" (gemma4-run and gemma4-bench, as a
-// user of a quantized model expects; it changes only Q8_0/Q4_0 weights).
+// user of a quantized model expects; it changes only block-type weights).
 inline ArgParser& AddNumericsOption(ArgParser& args, std::string* numerics, const std::string& tool_default) {
   *numerics = tool_default;
   return args.option("--numerics", "MODE", numerics,
                      "exact (f32 activations, the reference) or fast (int8 activations and integer dot products on "
-                     "Q8_0, Q4_0 and K-quant weights); default " + tool_default);
+                     "Q8_0, Q4_0, Q5_0 and K-quant weights); default " + tool_default);
 }
 
 // What a model's matrices are computed with under the current mode: "fast" only where fast applies.

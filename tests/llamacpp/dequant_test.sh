@@ -10,8 +10,9 @@
 #   dequant_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 src=$2
-dir=${LLAMA_CPP_DIR:-$("$src/scripts/setup-reference.sh" --print-dir 2>/dev/null)/llama.cpp-build}
-quantize=$dir/bin/llama-quantize
+. "$src/tests/llamacpp/llama.sh"
+find_llama "$src" || { echo "SKIPPED: $llama_missing" >&2; exit 77; }
+quantize=$llama_bin/llama-quantize
 [ -x "$quantize" ] || { echo "SKIPPED: no $quantize (make it with scripts/setup-reference.sh)" >&2; exit 77; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
