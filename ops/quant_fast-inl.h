@@ -457,10 +457,15 @@ struct Avx2BlockScales {
   __m256 d, neg_dmin;
   __m256i c_lo, c_hi, mq;
 };
+// block: row 0's block (Q8_0/Q4_0/Q5_0: its f16 d is read here) or super-block; ks: a K-quant tile's
+// current super-block scales (Avx2KTileScales).
 template <DType kType>
-HWY_INLINE Avx2BlockScales Avx2ScalesOf(const Avx2KScales& ks, size_t b) {
+HWY_INLINE Avx2BlockScales Avx2ScalesOf(const uint8_t* HWY_RESTRICT block, size_t rb, const Avx2KScales& ks, size_t b) {
   Avx2BlockScales s{ks.d, ks.neg_dmin, _mm256_set1_epi32(1), _mm256_set1_epi32(1), _mm256_setzero_si256()};
-  if constexpr (kType == DType::Q6_K) {
+  if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0 || kType == DType::Q5_0) {
+    s.d = Avx2RowScales(block, rb);
+    s.neg_dmin = _mm256_setzero_ps();
+  } else if constexpr (kType == DType::Q6_K) {
     s.c_lo = Avx2Widen8<true>(ks.c[2 * (b % 8)]), s.c_hi = Avx2Widen8<true>(ks.c[2 * (b % 8) + 1]);
   } else {
     s.c_lo = s.c_hi = Avx2Widen8<false>(ks.c[b % 8]);
@@ -497,16 +502,20 @@ HWY_INLINE void Avx2BlockFma(const FastActs& a, size_t t, size_t b, __m256i lo, 
   }
 }
 
-// The block order (twin steps 1-3) on AVX2 and AVX-512 without VNNI, every block type, lanes = 8 weight
-// ROWS. Per row and token, `pmaddubsw` multiplies 32 unsigned by 32 signed bytes into 16 int16 pair sums:
-//   Q4_0, Q5_0, the K-quants: the unsigned u of Avx2Unsigned (u ≤ 63: a pair sum is ≤ 2·63·127 < 2^15).
+// The types whose blocks are nibbles (plus a fifth bit): their decode holds two rows per register
+// (Avx2NibbleRows8, below); the others, Q8_0 and Q6_K, one (Avx2Rows8).
+constexpr bool HasNibbleRowPairs(DType t) {
+  return t == DType::Q4_0 || t == DType::Q5_0 || t == DType::Q4_K || t == DType::Q5_K;
+}
+
+// The block order (twin steps 1-3) on AVX2 and AVX-512 without VNNI for Q8_0 and Q6_K decode, lanes = 8
+// weight ROWS, one row per register. Per row and token, `pmaddubsw` multiplies 32 unsigned by 32 signed
+// bytes into 16 int16 pair sums:
+//   Q6_K: the 6-bit u = w + 32 of Avx2Unsigned (a pair sum is ≤ 2·63·127 < 2^15).
 //   Q8_0: |w| times q with w's sign (the sign trick: pmaddubsw's first operand is unsigned), ≤ 2·128·127.
-// Horizontal adds then turn 8 rows' partial sums into vectors with lane r = row r (integer sums are exact,
-// so their order is free), one for weights 0-15 (lo) and one for 16-31 (hi):
-//   Q4_0/Q4_K: three levels of 16-bit `phaddw` (a sum of 16 products is ≤ 16·15·127 = 30480 < 2^15); each
-//         128-bit half then holds rows 0-7's sums of its 16 weights, widened to int32.
-//   Q8_0/Q5_0/Q5_K/Q6_K: `pmaddwd` by ones to 8 int32 partials per row (16-bit sums could overflow), two
-//         levels of `phaddd`, the 128-bit halves regrouped.
+// `pmaddwd` by ones makes 8 int32 partials per row (16-bit sums of more could overflow), and two levels of
+// `phaddd` with the 128-bit halves regrouped turn 8 rows' partials into two vectors with lane r = row r
+// (integer sums are exact, so their order is free): weights 0-15 (lo) and 16-31 (hi).
 // Then Avx2BlockFma (offsets, scales, the twin's fmas) for the 8 outputs at once. Written with AVX2
 // intrinsics: Highway 1.0.3 has no horizontal pair add. Trap: as in the VNNI kernel, a last tile of fewer
 // than 8 rows is computed on a zero-padded copy (scales 0) and only its rows are stored.
@@ -514,7 +523,7 @@ template <size_t kX, DType kType>
 HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTRICT rows, size_t rb,
                           float* HWY_RESTRICT out, size_t N, size_t n, size_t valid) {
   constexpr bool kKQuant = kType == DType::Q4_K || kType == DType::Q5_K || kType == DType::Q6_K;
-  constexpr bool kSum16 = kType == DType::Q4_0 || kType == DType::Q4_K;  // int16 horizontal adds (u ≤ 15)
+  static_assert(!HasNibbleRowPairs(kType), "the nibble types decode in Avx2NibbleRows8");
   const __m256i ones = _mm256_set1_epi16(1);
   const size_t tile_bytes_per_block = 8 * rb / a.nb;
   __m256 acc[kX];
@@ -531,7 +540,7 @@ HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTR
       if (b % 8 == 0) Avx2KTileScales<kType>(block, rb, &ks);
     __m256i h[kX][4];  // per token, the first horizontal add of rows 2k, 2k + 1 (few live registers)
     for (size_t k = 0; k < 4; ++k) {
-      __m256i p[kX][2];  // per token and row: 16 int16 (kSum16) or 8 int32 partial sums
+      __m256i p[kX][2];  // per token and row: 8 int32 partial sums
       for (size_t r = 0; r < 2; ++r) {
         const uint8_t* blk = block + (2 * k + r) * rb;
         __m256i u;  // the unsigned first operand of pmaddubsw; w its sign for Q8_0
@@ -544,30 +553,17 @@ HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTR
         }
         for (size_t i = 0; i < kX; ++i) {
           const __m256i pairs = _mm256_maddubs_epi16(u, kType == DType::Q8_0 ? _mm256_sign_epi8(x[i], w) : x[i]);
-          p[i][r] = kSum16 ? pairs : _mm256_madd_epi16(pairs, ones);
+          p[i][r] = _mm256_madd_epi16(pairs, ones);
         }
       }
-      for (size_t i = 0; i < kX; ++i)
-        h[i][k] = kSum16 ? _mm256_hadd_epi16(p[i][0], p[i][1]) : _mm256_hadd_epi32(p[i][0], p[i][1]);
+      for (size_t i = 0; i < kX; ++i) h[i][k] = _mm256_hadd_epi32(p[i][0], p[i][1]);
     }
-    Avx2BlockScales s;
-    if constexpr (kKQuant) {
-      s = Avx2ScalesOf<kType>(ks, b);
-    } else {
-      s.d = Avx2RowScales(block, rb);
-    }
+    const Avx2BlockScales s = Avx2ScalesOf<kType>(block, rb, ks, b);
     for (size_t i = 0; i < kX; ++i) {
-      __m256i lo, hi;  // lane r: row r's Σ over weights 0-15, 16-31
-      if constexpr (kSum16) {
-        const __m256i h2 = _mm256_hadd_epi16(_mm256_hadd_epi16(h[i][0], h[i][1]), _mm256_hadd_epi16(h[i][2], h[i][3]));
-        lo = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(h2));
-        hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h2, 1));
-      } else {
-        // [rows 0-3 | rows 0-3] and [rows 4-7 | rows 4-7], weights 0-15 in the low and 16-31 in the high halves
-        const __m256i q0 = _mm256_hadd_epi32(h[i][0], h[i][1]), q1 = _mm256_hadd_epi32(h[i][2], h[i][3]);
-        lo = _mm256_permute2x128_si256(q0, q1, 0x20);
-        hi = _mm256_permute2x128_si256(q0, q1, 0x31);
-      }
+      // [rows 0-3 | rows 0-3] and [rows 4-7 | rows 4-7], weights 0-15 in the low and 16-31 in the high halves;
+      // lo, hi: lane r = row r's Σ over weights 0-15, 16-31
+      const __m256i q0 = _mm256_hadd_epi32(h[i][0], h[i][1]), q1 = _mm256_hadd_epi32(h[i][2], h[i][3]);
+      const __m256i lo = _mm256_permute2x128_si256(q0, q1, 0x20), hi = _mm256_permute2x128_si256(q0, q1, 0x31);
       Avx2BlockFma<kType>(a, t0 + i, b, lo, hi, s, acc[i]);
     }
   }
@@ -587,9 +583,6 @@ HWY_INLINE void Avx2Rows8(const FastActs& a, size_t t0, const uint8_t* HWY_RESTR
 // 31496; of 16 could overflow), `pmaddwd` by ones, one `phaddd`. Half the horizontal adds of Avx2Rows8's
 // one row per register (Q4_0 decode of one matrix 1.9 → 1.45 ms); the same integers, finished by
 // Avx2BlockFma in block order.
-constexpr bool HasNibbleRowPairs(DType t) {
-  return t == DType::Q4_0 || t == DType::Q5_0 || t == DType::Q4_K || t == DType::Q5_K;
-}
 constexpr size_t NibbleBlocksPerStep(DType t) { return t == DType::Q4_K || t == DType::Q5_K ? 2 : 1; }
 
 // The weights of rows k (at p_k: its block, or its super-block for a K-quant) and 4 + k for block b (and
@@ -671,12 +664,7 @@ HWY_INLINE void Avx2NibbleRows8(const FastActs& a, size_t t0, const uint8_t* HWY
         }
     }
     for (size_t h = 0; h < kStep; ++h) {
-      Avx2BlockScales s;
-      if constexpr (kKQuant) {
-        s = Avx2ScalesOf<kType>(ks, b0 + h);
-      } else {
-        s = {Avx2RowScales(block, rb), _mm256_setzero_ps(), _mm256_set1_epi32(1), _mm256_set1_epi32(1), _mm256_setzero_si256()};
-      }
+      const Avx2BlockScales s = Avx2ScalesOf<kType>(block, rb, ks, b0 + h);
       for (size_t i = 0; i < kX; ++i) {
         // [rows 0, 1 | rows 4, 5] and [rows 2, 3 | rows 6, 7], 4 sums of 8 products each
         const __m256i h01 = _mm256_hadd_epi16(m[h][i][0], m[h][i][1]), h23 = _mm256_hadd_epi16(m[h][i][2], m[h][i][3]);
@@ -729,14 +717,9 @@ HWY_INLINE void Avx2PackTile(const uint8_t* HWY_RESTRICT rows, size_t rb, size_t
   for (size_t b = 0; b < nb; ++b) {
     Avx2PackedBlock& o = dst[b];
     const uint8_t* p = rows + (kKQuant ? b / 8 * BlockBytes(kType) : b * BlockBytes(kType));  // row 0's
-    Avx2BlockScales s{_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_set1_epi32(1), _mm256_set1_epi32(1),
-                      _mm256_setzero_si256()};
-    if constexpr (kKQuant) {
+    if constexpr (kKQuant)
       if (b % 8 == 0) Avx2KTileScales<kType>(p, rb, &ks);
-      s = Avx2ScalesOf<kType>(ks, b);
-    } else {
-      s.d = Avx2RowScales(p, rb);
-    }
+    const Avx2BlockScales s = Avx2ScalesOf<kType>(p, rb, ks, b);
     __m256i R[8], U[8];  // row r's 32 unsigned weights; transposed, lane r of U[g] = row r's group g
     for (size_t r = 0; r < 8; ++r) R[r] = Avx2Unsigned<kType>(p + r * rb, b);
     Avx2TransposeDwords8x8(R, U);
