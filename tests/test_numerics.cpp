@@ -254,30 +254,40 @@ nlohmann::json TinyHybridConfig() {
           {"vocab_size_per_layer_input", 96}, {"num_kv_shared_layers", 2}, {"final_logit_softcapping", 30.0},
           {"layer_types", {"sliding_attention", "full_attention", "sliding_attention", "full_attention"}}};
 }
+// The same with a MoE block in every layer (experts in `fast` numerics were held to decode = prefill only
+// to 1e-5 before, by test_model's random configurations).
+nlohmann::json TinyMoeConfig() {
+  nlohmann::json config = TinyHybridConfig();
+  config.update({{"enable_moe_block", true}, {"num_experts", 4}, {"top_k_experts", 3}, {"moe_intermediate_size", 32},
+                 {"tie_word_embeddings", false}});
+  return config;
+}
 }  // namespace
 
 TEST_CASE("a Q8_0 / Q4_0 model in fast numerics: decode = prefill = chunked, any thread count", "[numerics][model]") {
-  const nlohmann::json config = TinyHybridConfig();
-  for (DType t : {DType::Q8_0, DType::Q4_0}) {
-    INFO(DTypeName(t));
-    auto lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, t, 5));
-    std::vector<int32_t> ids(17);
-    for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 37 + 2) % 96);
-    const std::vector<float> exact = LogitsInChunks(*lm, ids, ids.size());
-    NumericsScope fast_mode(ops::Numerics::kFast);
-    const std::vector<float> prefill = LogitsInChunks(*lm, ids, ids.size());
-    REQUIRE(!SameBits(prefill, exact));
-    double max_diff = 0;
-    for (size_t i = 0; i < exact.size(); ++i) max_diff = std::max(max_diff, std::fabs(double(prefill[i] - exact[i])));
-    // Logits of a random model are O(10); int8 activations move them a little: 0.028 (Q8_0) and 0.034 (Q4_0)
-    // measured. A kernel fed stale quantized activations moved them 0.6-0.7, so the bound is tight.
-    CHECK(max_diff < 0.1);
-    CHECK(SameBits(LogitsInChunks(*lm, ids, 1), prefill));
-    CHECK(SameBits(LogitsInChunks(*lm, ids, 4), prefill));
-    const size_t threads = ops::Pool().NumThreads();
-    ops::SetNumThreads(1);
-    CHECK(SameBits(LogitsInChunks(*lm, ids, ids.size()), prefill));
-    ops::SetNumThreads(threads);
+  for (const bool moe : {false, true}) {
+    for (DType t : {DType::Q8_0, DType::Q4_0}) {
+      INFO(DTypeName(t) << (moe ? " MoE" : ""));
+      const nlohmann::json config = moe ? TinyMoeConfig() : TinyHybridConfig();
+      auto lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, t, 5));
+      std::vector<int32_t> ids(17);
+      for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 37 + 2) % 96);
+      const std::vector<float> exact = LogitsInChunks(*lm, ids, ids.size());
+      NumericsScope fast_mode(ops::Numerics::kFast);
+      const std::vector<float> prefill = LogitsInChunks(*lm, ids, ids.size());
+      REQUIRE(!SameBits(prefill, exact));
+      double max_diff = 0;
+      for (size_t i = 0; i < exact.size(); ++i) max_diff = std::max(max_diff, std::fabs(double(prefill[i] - exact[i])));
+      // Logits of a random model are O(10); int8 activations move them a little: 0.028 (Q8_0) and 0.034 (Q4_0)
+      // measured. A kernel fed stale quantized activations moved them 0.6-0.7, so the bound is tight.
+      CHECK(max_diff < 0.1);
+      CHECK(SameBits(LogitsInChunks(*lm, ids, 1), prefill));
+      CHECK(SameBits(LogitsInChunks(*lm, ids, 4), prefill));
+      const size_t threads = ops::Pool().NumThreads();
+      ops::SetNumThreads(1);
+      CHECK(SameBits(LogitsInChunks(*lm, ids, ids.size()), prefill));
+      ops::SetNumThreads(threads);
+    }
   }
 }
 
@@ -289,17 +299,19 @@ TEST_CASE("an exact model of every weight dtype: decode = prefill = chunked bit 
   std::vector<int32_t> ids(23);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 37 + 2) % 96);
   REQUIRE(ids.size() >= ops::kMatMulPanelMinTokens);
-  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0}) {
-    INFO(DTypeName(t));
-    auto lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(config, t, 9));
-    const std::vector<float> prefill = LogitsInChunks(*lm, ids, ids.size());
-    CHECK(SameBits(LogitsInChunks(*lm, ids, 1), prefill));
-    CHECK(SameBits(LogitsInChunks(*lm, ids, 4), prefill));
-    CHECK(SameBits(LogitsInChunks(*lm, ids, 17), prefill));  // a panel chunk, then a direct one
-    const size_t threads = ops::Pool().NumThreads();
-    ops::SetNumThreads(1);
-    CHECK(SameBits(LogitsInChunks(*lm, ids, ids.size()), prefill));
-    ops::SetNumThreads(threads);
+  for (const bool moe : {false, true}) {
+    for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0}) {
+      INFO(DTypeName(t) << (moe ? " MoE" : ""));
+      auto lm = Gemma4ForCausalLM::from_checkpoint(tools::RandomCheckpoint(moe ? TinyMoeConfig() : config, t, 9));
+      const std::vector<float> prefill = LogitsInChunks(*lm, ids, ids.size());
+      CHECK(SameBits(LogitsInChunks(*lm, ids, 1), prefill));
+      CHECK(SameBits(LogitsInChunks(*lm, ids, 4), prefill));
+      CHECK(SameBits(LogitsInChunks(*lm, ids, 17), prefill));  // a panel chunk, then a direct one
+      const size_t threads = ops::Pool().NumThreads();
+      ops::SetNumThreads(1);
+      CHECK(SameBits(LogitsInChunks(*lm, ids, ids.size()), prefill));
+      ops::SetNumThreads(threads);
+    }
   }
 }
 
@@ -380,10 +392,12 @@ TEST_CASE("MatMulGroup gives the bits of one MatMul per part: every dtype, mixed
   const size_t threads = ops::Pool().NumThreads();
   const size_t K = 256;  // one K-quant super-block, 8 Q8_0 blocks
   std::vector<GroupCase> cases;
-  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+  for (DType t : {DType::F32, DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K,
+                  DType::Q6_K})
     cases.push_back({{t, t, t}, {260, 36, 37}});  // q/k/v-like: task ranges cross the part boundaries
-  cases.push_back({{DType::Q4_K, DType::BF16, DType::Q8_0, DType::F32, DType::Q6_K, DType::F16, DType::Q4_0, DType::Q5_K},
-                   {44, 37, 300, 5, 21, 9, 64, 3}});
+  const std::vector<DType> mixed = {DType::Q4_K, DType::BF16, DType::Q8_0, DType::F32, DType::Q6_K,
+                                    DType::F16,  DType::Q4_0, DType::Q5_K, DType::Q5_0};
+  cases.push_back({mixed, {44, 37, 300, 5, 21, 9, 64, 3, 40}});
   for (ops::Numerics numerics : {ops::Numerics::kExact, ops::Numerics::kFast})
     for (size_t T : {1, 3, 7, 64})
       ForEachFastPath([&] {
