@@ -372,8 +372,8 @@ HWY_INLINE __m256i Avx2Unsigned(const uint8_t* HWY_RESTRICT p, size_t b) {
     const __m256i lo = r < 2 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
     const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 128 + 32 * h));
     // Bits 2r, 2r + 1 of each qh byte to bits 4, 5: one 16-bit shift by 4 − 2r (none for r = 2), then a
-    // per-byte mask keeps only the bits that came from the same byte. (Shifting down by 2r, masking and
-    // shifting back up took one shift more: Q6_K decode of one matrix 0.174 → 0.164 ms.)
+    // per-byte mask keeps only the bits that came from the same byte (shifting down by 2r, masking and
+    // shifting back up took one shift more).
     const __m256i at45 = r == 2 ? qh : r < 2 ? _mm256_slli_epi16(qh, int(4 - 2 * r)) : _mm256_srli_epi16(qh, 2);
     return _mm256_or_si256(lo, _mm256_and_si256(at45, _mm256_set1_epi8(0x30)));
   } else {
