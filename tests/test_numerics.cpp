@@ -254,8 +254,8 @@ nlohmann::json TinyHybridConfig() {
           {"vocab_size_per_layer_input", 96}, {"num_kv_shared_layers", 2}, {"final_logit_softcapping", 30.0},
           {"layer_types", {"sliding_attention", "full_attention", "sliding_attention", "full_attention"}}};
 }
-// The same with a MoE block in every layer (experts in `fast` numerics were held to decode = prefill only
-// to 1e-5 before, by test_model's random configurations).
+// The same with a MoE block in every layer (before, only test_model's random configurations held the
+// experts to decode = prefill, in `exact` BF16 and to 1e-5; in `fast`, nothing did).
 nlohmann::json TinyMoeConfig() {
   nlohmann::json config = TinyHybridConfig();
   config.update({{"enable_moe_block", true}, {"num_experts", 4}, {"top_k_experts", 3}, {"moe_intermediate_size", 32},
